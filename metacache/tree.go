@@ -1,0 +1,80 @@
+package metacache
+
+import (
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// DeleteTree forgets path's entry, its listing, and every entry and listing
+// below it (a directory renamed or removed). Siblings sharing a name prefix
+// ("ab" next to "a") are untouched. The parent's listing is not changed:
+// that is RemoveChild's or SetChild's job. DeleteTree("") empties the
+// metadata cache; the journal is never touched.
+func (c *Cache) DeleteTree(path string) error {
+	if err := checkPath(path); err != nil {
+		return fmt.Errorf("delete tree: %w", err)
+	}
+	// Holding path's own stripe keeps a concurrent PutListing(path) from
+	// interleaving; listings deeper down may race, as any remote listing
+	// fetched before a rename would.
+	mu := c.dirLock(path)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := c.deleteTree(path); err != nil {
+		return fmt.Errorf("delete tree %q: %w", path, err)
+	}
+	return nil
+}
+
+// treeRanges returns the exact keys and key prefixes that make up the
+// subtree at path (see the key schema in keys.go). Headers come first so
+// that listings turn into Misses before their children vanish.
+func treeRanges(path string) (exact, prefixes [][]byte) {
+	if path == "" {
+		return nil, [][]byte{{tagHeader}, {tagListing}, {tagEntry}}
+	}
+	below := path + "/"
+	exact = [][]byte{headerKey(path), entryKey(path)}
+	prefixes = [][]byte{
+		tagged(tagHeader, below),
+		listingPrefix(path),
+		tagged(tagListing, below),
+		tagged(tagEntry, below),
+	}
+	return exact, prefixes
+}
+
+func (c *Cache) deleteTree(path string) error {
+	exact, prefixes := treeRanges(path)
+	wb := c.meta.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range exact {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	err := c.meta.View(func(txn *badger.Txn) error {
+		for _, prefix := range prefixes {
+			opts := badger.DefaultIteratorOptions
+			opts.PrefetchValues = false
+			opts.Prefix = prefix
+			it := txn.NewIterator(opts)
+			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+				if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+					it.Close()
+					return err
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("scan subtree: %w", err)
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("delete subtree: %w", err)
+	}
+	return nil
+}
