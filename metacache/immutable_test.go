@@ -15,10 +15,10 @@ func TestIsImmutable(t *testing.T) {
 		{"docker/registry/v2/blobs/sha256/ab/" + d, false},           // the directory, not data
 		{"docker/registry/v2/blobs/sha256/ab/" + d + "/data2", false},
 		{"docker/registry/v2/xblobs/sha256/ab/" + d + "/data", false},
-		{"docker/registry/v2/blobs//ab/" + d + "/data", false},        // empty alg
-		{"docker/registry/v2/blobs/sha256/AB/AB12/data", false},        // upper case
-		{"docker/registry/v2/blobs/sha256/ab/abzz/data", false},        // not hex
-		{"docker/registry/v2/blobs/sha256/a/a/data", false},            // one hex
+		{"docker/registry/v2/blobs//ab/" + d + "/data", false},  // empty alg
+		{"docker/registry/v2/blobs/sha256/AB/AB12/data", false}, // upper case
+		{"docker/registry/v2/blobs/sha256/ab/abzz/data", false}, // not hex
+		{"docker/registry/v2/blobs/sha256/a/a/data", false},     // one hex
 		{"docker/registry/v2/repositories/x/_layers/sha256/ab/link", false},
 		{"docker/registry/v2/repositories/x/_uploads/id/data", false},
 		{"sha256/ab/" + d + "/data", false},

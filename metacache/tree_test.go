@@ -1,0 +1,66 @@
+package metacache
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestDeleteTree(t *testing.T) {
+	// A tree where siblings share name prefixes with the deleted path.
+	paths := []string{"a", "a/x", "a/x/y", "ab", "ab/x", "a-b", "a.b", "a.b/x", "b", "b/a"}
+	listings := map[string][]Entry{
+		"":    {{Name: "a", IsDir: true}, {Name: "ab", IsDir: true}, {Name: "a-b"}, {Name: "a.b", IsDir: true}, {Name: "b", IsDir: true}},
+		"a":   {{Name: "x", IsDir: true}},
+		"a/x": {{Name: "y"}},
+		"ab":  {{Name: "x"}},
+		"a.b": {{Name: "x"}},
+		"b":   {{Name: "a"}},
+	}
+	tests := []struct {
+		path        string
+		gone        []string // entries and listings that must be Miss afterwards
+		rootListing bool     // root listing still cached
+	}{
+		{"a", []string{"a", "a/x", "a/x/y"}, true},
+		{"a/x", []string{"a/x", "a/x/y"}, true},
+		{"ab", []string{"ab", "ab/x"}, true},
+		{"b/a", []string{"b/a"}, true},
+		{"", paths, false},
+	}
+	for _, tt := range tests {
+		t.Run("path="+tt.path, func(t *testing.T) {
+			c, _ := openTest(t, nil)
+			for _, p := range paths {
+				must(t, c.Put(p, Entry{}))
+			}
+			for d, es := range listings {
+				must(t, c.PutListing(d, es))
+			}
+			rootBefore, _ := c.Listing("")
+			must(t, c.DeleteTree(tt.path))
+
+			for _, p := range paths {
+				_, st := c.Lookup(p)
+				if want := slices.Contains(tt.gone, p); want != (st == Miss) {
+					t.Errorf("Lookup(%q) = %v, want gone=%v", p, st, want)
+				}
+			}
+			for d := range listings {
+				if d == "" {
+					continue
+				}
+				_, st := c.Listing(d)
+				if want := slices.Contains(tt.gone, d); want != (st == Miss) {
+					t.Errorf("Listing(%q) = %v, want gone=%v", d, st, want)
+				}
+			}
+			root, st := c.Listing("")
+			if tt.rootListing && (st != Fresh || !slices.Equal(names(root), names(rootBefore))) {
+				t.Errorf("root listing changed: %v %v", names(root), st)
+			}
+			if !tt.rootListing && st != Miss {
+				t.Errorf("root listing survived DeleteTree(\"\"): %v", st)
+			}
+		})
+	}
+}
