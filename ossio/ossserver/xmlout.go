@@ -1,0 +1,41 @@
+package ossserver
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// xmlTime renders a time as OSS XML does: RFC 3339 with milliseconds.
+func xmlTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+type owner struct {
+	ID          string `xml:"ID"`
+	DisplayName string `xml:"DisplayName"`
+}
+
+var theOwner = owner{ID: "ossmount", DisplayName: "ossmount"}
+
+type copyResult struct {
+	XMLName      xml.Name
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag"`
+}
+
+// writeXML answers v as an XML document.
+func writeXML(c *reqCtx, status int, v any) *ossError {
+	data, err := xml.Marshal(v)
+	if err != nil {
+		return errInternal(err)
+	}
+	data = append([]byte(xml.Header), data...)
+	h := c.w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	c.w.WriteHeader(status)
+	if c.r.Method != http.MethodHead {
+		_, _ = c.w.Write(data)
+	}
+	return nil
+}
