@@ -2,6 +2,7 @@ package metacache
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -77,5 +78,31 @@ func TestJournalValueKept(t *testing.T) {
 	must(t, c.JournalScan(func(_ string, v []byte) error { kept = append(kept, v); return nil }))
 	if len(kept) != 2 || !slices.Equal(kept[0], big) || string(kept[1]) != "s" {
 		t.Fatalf("kept values corrupted: %d values", len(kept))
+	}
+}
+
+// BenchmarkJournalPut measures one durable (fsync'd) journal write.
+func BenchmarkJournalPut(b *testing.B) {
+	c, _ := openTest(b, nil)
+	v := make([]byte, 200)
+	i := 0
+	for b.Loop() {
+		i++
+		if err := c.JournalPut(fmt.Sprintf("k%09d", i), v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPut measures one asynchronous attribute write.
+func BenchmarkPut(b *testing.B) {
+	c, _ := openTest(b, nil)
+	e := fileEntry("", 1)
+	i := 0
+	for b.Loop() {
+		i++
+		if err := c.Put(fmt.Sprintf("d/f%09d", i), e); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
