@@ -1,0 +1,189 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/ossmount/ossmount/fs/writeback"
+	"github.com/ossmount/ossmount/metacache"
+)
+
+// file is a file whose bytes are staged locally: being written, or written
+// and not yet dropped after its upload. Every field is GUARDED_BY(FS.mu);
+// fd is set once and safe for concurrent ReadAt/WriteAt.
+type file struct {
+	path     string
+	staging  string   // path of the staging file
+	fd       *os.File // the staging file, open read-write
+	size     int64
+	mtime    time.Time
+	mode     uint32 // permission bits; 0 = mount default
+	uid, gid uint32
+	hasOwner bool
+
+	gen        uint64 // bumped by every change to the bytes
+	flushedGen uint64 // gen when the last upload was queued
+	writers    int    // open handles that may write
+	handles    int    // open handles of any kind
+	unlinked   bool   // removed from the tree; open handles may still use it
+
+	put    *writeback.Op // latest upload queued; may have started or finished
+	remote string        // key where OSS holds (or an earlier queued op puts) a version, put aside
+}
+
+func (fl *file) entryLocked() metacache.Entry {
+	return metacache.Entry{
+		Name: filepath.Base(fl.path), Size: fl.size, Mtime: fl.mtime,
+		Mode: fl.mode, UID: fl.uid, GID: fl.gid, HasOwner: fl.hasOwner,
+	}
+}
+
+// meta is the user metadata an upload carries, so that modes, owners and
+// mtimes survive in OSS.
+func (fl *file) metaLocked() map[string]string {
+	m := map[string]string{"mtime": strconv.FormatInt(fl.mtime.UnixNano(), 10)}
+	if fl.mode != 0 {
+		m["mode"] = strconv.FormatUint(uint64(fl.mode), 8)
+	}
+	if fl.hasOwner {
+		m["uid"] = strconv.FormatUint(uint64(fl.uid), 10)
+		m["gid"] = strconv.FormatUint(uint64(fl.gid), 10)
+	}
+	return m
+}
+
+// settleLocked notes that the latest upload has left the queue's pending
+// state: from now on OSS has (or is getting) that version at its key.
+func (f *FS) settleLocked(fl *file) {
+	if fl.put != nil && !f.q.Pending(fl.put) {
+		fl.remote = fl.put.Key
+		fl.put = nil
+	}
+}
+
+func (f *FS) newStagingPath() string {
+	f.mu.Lock()
+	f.seq++
+	n := f.seq
+	f.mu.Unlock()
+	return filepath.Join(f.stagingDir, strconv.FormatUint(n, 36))
+}
+
+// stage makes p a staged file: empty, or holding the object's bytes when
+// fetch is set. The caller installs it in f.files.
+func (f *FS) stage(ctx context.Context, p string, fetch bool, e metacache.Entry) (*file, error) {
+	sp := f.newStagingPath()
+	fd, err := os.OpenFile(sp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create staging file: %w", err)
+	}
+	fl := &file{path: p, staging: sp, fd: fd, mtime: time.Now(), mode: e.Mode, uid: e.UID, gid: e.GID, hasOwner: e.HasOwner}
+	if fetch {
+		_, key := overlay(f.q.Snapshot(), f.key(p))
+		obj, err := f.client.Download(ctx, key, fd)
+		if err != nil {
+			fd.Close()
+			os.Remove(sp)
+			return nil, fmt.Errorf("fetch %q: %w", p, err)
+		}
+		fl.size = obj.Size
+		fl.mtime = e.Mtime
+		fl.remote = f.key(p)
+	}
+	return fl, nil
+}
+
+// install puts a freshly staged file in place, unless another caller
+// staged p meanwhile; it returns the file in place.
+func (f *FS) installLocked(fl *file) *file {
+	if cur := f.files[fl.path]; cur != nil {
+		fl.fd.Close()
+		os.Remove(fl.staging)
+		return cur
+	}
+	f.files[fl.path] = fl
+	return fl
+}
+
+// commit makes fl's bytes durable on local disk and queues (journaled) their
+// upload: what close and fsync promise. It returns the upload op.
+func (f *FS) commit(fl *file) (*writeback.Op, error) {
+	f.mu.Lock()
+	gen := fl.gen
+	f.mu.Unlock()
+	if err := fl.fd.Sync(); err != nil {
+		return nil, fmt.Errorf("sync staging file of %q: %w", fl.path, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl.unlinked || gen <= fl.flushedGen {
+		return fl.put, nil
+	}
+	if fl.put != nil && f.q.Pending(fl.put) {
+		fl.flushedGen = gen // the queued upload will read these bytes
+		return fl.put, nil
+	}
+	f.settleLocked(fl)
+	op := &writeback.Op{Kind: writeback.Put, Key: f.key(fl.path), Staging: fl.staging, Meta: fl.metaLocked()}
+	if err := f.q.Add(op, true, fl.writers > 0); err != nil {
+		return nil, err
+	}
+	fl.put = op
+	fl.flushedGen = gen
+	return op, nil
+}
+
+// dropLocked forgets a staged file that is no longer in the tree or no
+// longer needed; its staging file goes once no handle uses it.
+func (f *FS) dropLocked(fl *file) {
+	if f.files[fl.path] == fl {
+		delete(f.files, fl.path)
+	}
+	fl.unlinked = true
+	if fl.handles == 0 {
+		fl.fd.Close()
+		os.Remove(fl.staging)
+	}
+}
+
+// restore rebuilds staged files from uploads a previous run journaled.
+func (f *FS) restore(ops []*writeback.Op) {
+	keep := map[string]bool{}
+	for _, op := range ops {
+		if op.Kind != writeback.Put {
+			continue
+		}
+		keep[op.Staging] = true
+		p, ok := f.pathOf(op.Key)
+		if !ok {
+			continue
+		}
+		fd, err := os.OpenFile(op.Staging, os.O_RDWR, 0)
+		if err != nil {
+			f.log.Error("staging file of a journaled upload is missing", "key", op.Key, "err", err)
+			continue
+		}
+		st, err := fd.Stat()
+		if err != nil {
+			fd.Close()
+			continue
+		}
+		fl := &file{path: p, staging: op.Staging, fd: fd, size: st.Size(), mtime: st.ModTime(), put: op,
+			remote: op.Key} // an older version may be there: a rename must delete it
+		if old := f.files[p]; old != nil {
+			old.fd.Close()
+		}
+		f.files[p] = fl
+	}
+	// Staging files no journaled upload needs are clean copies from the last run.
+	entries, _ := os.ReadDir(f.stagingDir)
+	for _, e := range entries {
+		if sp := filepath.Join(f.stagingDir, e.Name()); !keep[sp] {
+			os.Remove(sp)
+		}
+	}
+}

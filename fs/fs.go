@@ -1,0 +1,150 @@
+// Package fs presents an OSS bucket prefix as a POSIX tree over FUSE.
+//
+// The local view of the tree is three layers, read top down:
+//   - staged files (files): written through the mount, held in staging files
+//     under the cache directory; their data and attributes are local;
+//   - pending ops (the writeback queue): changes journaled but not yet carried
+//     out in OSS; they decide whether a name exists and where in OSS its
+//     bytes are to be found for now (a renamed directory still lives under
+//     its old key until the move runs);
+//   - the metadata cache (metacache): what OSS is known to hold, refreshed
+//     after the stat TTL, never for content-addressed blobs.
+//
+// Only this package imports go-fuse or speaks errno (see errno.go).
+package fs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ossmount/ossmount/fs/writeback"
+	"github.com/ossmount/ossmount/metacache"
+	"github.com/ossmount/ossmount/ossio"
+)
+
+// Options configures a filesystem.
+type Options struct {
+	Client      *ossio.Client
+	Cache       *metacache.Cache
+	Prefix      string // key prefix of the mount: "" or "a/b/"
+	CacheDir    string // staging files live in CacheDir/staging
+	UploadDelay time.Duration
+	FsyncRemote bool // fsync of a file also waits for its upload
+	UID, GID    uint32
+	Umask       uint32
+	ReadOnly    bool
+	Workers     int
+	Logger      *slog.Logger
+}
+
+// FS is the mounted filesystem's state.
+type FS struct {
+	opt        Options
+	log        *slog.Logger
+	client     *ossio.Client
+	cache      *metacache.Cache
+	q          *writeback.Queue
+	stagingDir string
+	started    time.Time // mtime of directories OSS gives none for
+
+	mu    sync.Mutex
+	files map[string]*file // GUARDED_BY(mu): staged files by path
+	seq   uint64           // GUARDED_BY(mu): names staging files
+}
+
+// New builds the filesystem, replays the journal a previous run left in the
+// cache directory and starts carrying out pending changes.
+func New(opt Options) (*FS, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Prefix != "" && !strings.HasSuffix(opt.Prefix, "/") {
+		opt.Prefix += "/"
+	}
+	f := &FS{
+		opt:        opt,
+		log:        opt.Logger,
+		client:     opt.Client,
+		cache:      opt.Cache,
+		stagingDir: path.Join(opt.CacheDir, "staging"),
+		files:      map[string]*file{},
+		started:    time.Now(),
+		seq:        uint64(time.Now().UnixNano()),
+	}
+	if err := os.MkdirAll(f.stagingDir, 0o700); err != nil {
+		return nil, fmt.Errorf("staging directory: %w", err)
+	}
+	exec := &writeback.Executor{Client: opt.Client, Logger: opt.Logger}
+	f.q = writeback.New(writeback.Config{
+		Journal: opt.Cache,
+		Delay:   opt.UploadDelay,
+		Workers: opt.Workers,
+		Logger:  opt.Logger,
+		Run: func(ctx context.Context, op *writeback.Op) error {
+			if err := exec.Run(ctx, op); err != nil {
+				return err
+			}
+			f.applied(op)
+			return nil
+		},
+	})
+	exec.Queue = f.q
+	ops, err := f.q.Replay()
+	if err != nil {
+		return nil, err
+	}
+	f.restore(ops)
+	if len(ops) > 0 {
+		f.log.Info("finishing changes journaled by an earlier run", "ops", len(ops))
+	}
+	f.q.Start()
+	return f, nil
+}
+
+// Flush carries out every pending change, waiting at most until ctx ends.
+func (f *FS) Flush(ctx context.Context) error { return f.q.Drain(ctx) }
+
+// Pending is the number of changes not yet carried out in OSS.
+func (f *FS) Pending() int { return f.q.Len() }
+
+// Close stops background work; pending changes stay journaled.
+func (f *FS) Close() { f.q.Close() }
+
+// key maps a mount path ("" for the root) to its object key.
+func (f *FS) key(p string) string { return f.opt.Prefix + p }
+
+// dirKey is the key prefix of directory p's entries ("" or "a/b/").
+func (f *FS) dirKey(p string) string {
+	if p == "" {
+		return f.opt.Prefix
+	}
+	return f.opt.Prefix + p + "/"
+}
+
+// pathOf maps a key under the prefix back to a mount path.
+func (f *FS) pathOf(key string) (string, bool) {
+	if !strings.HasPrefix(key, f.opt.Prefix) {
+		return "", false
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(key, f.opt.Prefix), "/"), true
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func splitPath(p string) (dir, name string) {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return "", p
+}

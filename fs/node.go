@@ -1,0 +1,212 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/metacache"
+)
+
+// node is a file or directory of the mount. It keeps no state of its own:
+// go-fuse's inode tree gives its path, and FS holds the rest, so a rename
+// moves everything a node stands for.
+type node struct {
+	gofs.Inode
+	fsys *FS
+}
+
+var (
+	_ gofs.NodeLookuper  = (*node)(nil)
+	_ gofs.NodeGetattrer = (*node)(nil)
+	_ gofs.NodeSetattrer = (*node)(nil)
+	_ gofs.NodeReaddirer = (*node)(nil)
+	_ gofs.NodeOpener    = (*node)(nil)
+	_ gofs.NodeCreater   = (*node)(nil)
+	_ gofs.NodeMkdirer   = (*node)(nil)
+	_ gofs.NodeUnlinker  = (*node)(nil)
+	_ gofs.NodeRmdirer   = (*node)(nil)
+	_ gofs.NodeRenamer   = (*node)(nil)
+	_ gofs.NodeFsyncer   = (*node)(nil)
+	_ gofs.NodeStatfser  = (*node)(nil)
+)
+
+// Root returns the root node to mount.
+func (f *FS) Root() gofs.InodeEmbedder { return &node{fsys: f} }
+
+func (n *node) path() string { return n.Path(nil) }
+
+// entryTimeout bounds how long the kernel trusts a name or attributes
+// without asking; our own cache answers the next ask.
+const entryTimeout = time.Second
+
+func (f *FS) fillAttr(e metacache.Entry, out *fuse.Attr) {
+	mode := e.Mode & 0o7777
+	if e.IsDir {
+		if mode == 0 {
+			mode = 0o777 &^ f.opt.Umask
+		}
+		out.Mode = syscall.S_IFDIR | mode
+		out.Nlink = 2
+		out.Size = 4096
+	} else {
+		if mode == 0 {
+			mode = 0o666 &^ f.opt.Umask
+		}
+		out.Mode = syscall.S_IFREG | mode
+		out.Nlink = 1
+		out.Size = uint64(e.Size)
+	}
+	out.Blocks = (out.Size + 511) / 512
+	out.Blksize = 1 << 20
+	out.Uid, out.Gid = f.opt.UID, f.opt.GID
+	if e.HasOwner {
+		out.Uid, out.Gid = e.UID, e.GID
+	}
+	mt := e.Mtime
+	if mt.IsZero() {
+		mt = f.started
+	}
+	out.SetTimes(&mt, &mt, &mt)
+}
+
+func (n *node) newChild(ctx context.Context, name string, e metacache.Entry, out *fuse.EntryOut) *gofs.Inode {
+	n.fsys.fillAttr(e, &out.Attr)
+	out.SetEntryTimeout(entryTimeout)
+	out.SetAttrTimeout(entryTimeout)
+	mode := uint32(syscall.S_IFREG)
+	if e.IsDir {
+		mode = syscall.S_IFDIR
+	}
+	if ch := n.GetChild(name); ch != nil && ch.Mode() == mode {
+		return ch
+	}
+	return n.NewInode(ctx, &node{fsys: n.fsys}, gofs.StableAttr{Mode: mode})
+}
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if len(name) > 255 {
+		return nil, syscall.ENAMETOOLONG
+	}
+	e, err := n.fsys.stat(ctx, joinPath(n.path(), name))
+	if err != nil {
+		return nil, n.fsys.errno("lookup", err)
+	}
+	return n.newChild(ctx, name, e, out), 0
+}
+
+func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if h, ok := fh.(*handle); ok && h.fl != nil {
+		n.fsys.mu.Lock()
+		e := h.fl.entryLocked()
+		n.fsys.mu.Unlock()
+		n.fsys.fillAttr(e, &out.Attr)
+		out.SetTimeout(entryTimeout)
+		return 0
+	}
+	e, err := n.fsys.stat(ctx, n.path())
+	if err != nil {
+		return n.fsys.errno("getattr", err)
+	}
+	n.fsys.fillAttr(e, &out.Attr)
+	out.SetTimeout(entryTimeout)
+	return 0
+}
+
+func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	entries, err := n.fsys.readdir(ctx, n.path())
+	if err != nil {
+		return nil, n.fsys.errno("readdir", err)
+	}
+	list := make([]fuse.DirEntry, len(entries))
+	for i, e := range entries {
+		list[i] = fuse.DirEntry{Name: e.Name, Mode: syscall.S_IFREG}
+		if e.IsDir {
+			list[i].Mode = syscall.S_IFDIR
+		}
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	h, keep, err := n.fsys.open(ctx, n.path(), int(flags))
+	if err != nil {
+		return nil, 0, n.fsys.errno("open", err)
+	}
+	var fuseFlags uint32
+	if keep {
+		fuseFlags = fuse.FOPEN_KEEP_CACHE
+	}
+	return h, fuseFlags, 0
+}
+
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	h, e, err := n.fsys.create(ctx, n.path(), name, int(flags), mode)
+	if err != nil {
+		return nil, nil, 0, n.fsys.errno("create", err)
+	}
+	return n.newChild(ctx, name, e, out), h, 0, 0
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	e, err := n.fsys.mkdir(ctx, n.path(), name, mode)
+	if err != nil {
+		return nil, n.fsys.errno("mkdir", err)
+	}
+	return n.newChild(ctx, name, e, out), 0
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.fsys.errno("unlink", n.fsys.unlink(ctx, joinPath(n.path(), name)))
+}
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return n.fsys.errno("rmdir", n.fsys.rmdir(ctx, joinPath(n.path(), name)))
+}
+
+func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	np := newParent.EmbeddedInode().Path(nil)
+	err := n.fsys.rename(ctx, joinPath(n.path(), name), np, newName, flags)
+	return n.fsys.errno("rename", err)
+}
+
+func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	if n.IsDir() {
+		return n.fsys.errno("fsync directory", n.fsys.fsyncDir(ctx, n.path()))
+	}
+	if h, ok := fh.(*handle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	return 0
+}
+
+func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	var fl *file
+	if h, ok := fh.(*handle); ok {
+		fl = h.fl
+	}
+	e, err := n.fsys.setattr(ctx, n.path(), fl, in)
+	if err != nil {
+		return n.fsys.errno("setattr", err)
+	}
+	n.fsys.fillAttr(e, &out.Attr)
+	out.SetTimeout(entryTimeout)
+	return 0
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	// OSS has no capacity limit: report a large, constant, sane filesystem.
+	const blocks = 1 << 40 // 4 PiB of 4 KiB blocks
+	out.Bsize = 4096
+	out.Frsize = 4096
+	out.Blocks = blocks
+	out.Bfree = blocks
+	out.Bavail = blocks
+	out.Files = 1 << 40
+	out.Ffree = 1 << 40
+	out.NameLen = 255
+	return 0
+}

@@ -1,0 +1,337 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/fs/writeback"
+	"github.com/ossmount/ossmount/metacache"
+)
+
+// open opens p. Writers get the staged file (fetched from OSS first unless
+// truncated); readers of a file that is only in OSS stream it. keepCache
+// tells the kernel it may keep cached pages (content-addressed blobs).
+func (f *FS) open(ctx context.Context, p string, flags int) (*handle, bool, error) {
+	write := flags&(os.O_WRONLY|os.O_RDWR) != 0
+	if write && f.opt.ReadOnly {
+		return nil, false, errReadOnly
+	}
+	trunc := flags&os.O_TRUNC != 0
+	f.mu.Lock()
+	fl := f.files[p]
+	f.mu.Unlock()
+	if fl == nil {
+		e, err := f.stat(ctx, p)
+		if err != nil {
+			return nil, false, err
+		}
+		if e.IsDir {
+			return nil, false, errIsDir
+		}
+		if !write {
+			_, key := overlay(f.q.Snapshot(), f.key(p))
+			rr := &remoteReader{fsys: f, key: key, size: e.Size}
+			return &handle{fsys: f, rr: rr}, metacache.IsImmutable(p), nil
+		}
+		staged, err := f.stage(ctx, p, !trunc && e.Size > 0, e)
+		if err != nil {
+			return nil, false, err
+		}
+		f.mu.Lock()
+		fl = f.installLocked(staged)
+		f.mu.Unlock()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.handles++
+	if write {
+		fl.writers++
+		if fl.put != nil && f.q.Pending(fl.put) {
+			f.q.Hold(fl.put) // a reopen for writing postpones the upload
+		}
+		if trunc && fl.size > 0 {
+			if err := fl.fd.Truncate(0); err != nil {
+				fl.handles--
+				fl.writers--
+				return nil, false, err
+			}
+			fl.size = 0
+			fl.gen++
+			fl.mtime = time.Now()
+		}
+	}
+	return &handle{fsys: f, fl: fl, write: write}, false, nil
+}
+
+// wrote records a write that ended at end.
+func (f *FS) wrote(fl *file, end int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.size = max(fl.size, end)
+	fl.gen++
+	fl.mtime = time.Now()
+}
+
+func (f *FS) release(fl *file, write bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.handles--
+	if write {
+		fl.writers--
+		if fl.writers == 0 && fl.put != nil && f.q.Pending(fl.put) {
+			f.q.Unhold(fl.put)
+		}
+	}
+	if fl.handles == 0 && fl.unlinked {
+		fl.fd.Close()
+		os.Remove(fl.staging)
+	}
+}
+
+func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint32) (*handle, metacache.Entry, error) {
+	if f.opt.ReadOnly {
+		return nil, metacache.Entry{}, errReadOnly
+	}
+	if err := f.checkName(dir, name); err != nil {
+		return nil, metacache.Entry{}, err
+	}
+	p := joinPath(dir, name)
+	fl, err := f.stage(ctx, p, false, metacache.Entry{Mode: mode & 0o7777})
+	if err != nil {
+		return nil, metacache.Entry{}, err
+	}
+	if caller, ok := fuse.FromContext(ctx); ok && (caller.Uid != f.opt.UID || caller.Gid != f.opt.GID) {
+		fl.uid, fl.gid, fl.hasOwner = caller.Uid, caller.Gid, true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if old := f.files[p]; old != nil {
+		f.discardLocked(old)
+	}
+	f.files[p] = fl
+	fl.gen = 1 // even an empty new file is uploaded
+	fl.handles, fl.writers = 1, 1
+	return &handle{fsys: f, fl: fl, write: true}, fl.entryLocked(), nil
+}
+
+// discardLocked drops a staged file whose name is being replaced or
+// removed, cancelling its upload if that has not started.
+func (f *FS) discardLocked(fl *file) {
+	f.settleLocked(fl)
+	if fl.put != nil {
+		if ok, err := f.q.Cancel(fl.put); err != nil {
+			f.log.Warn("cancel upload", "key", fl.put.Key, "err", err)
+		} else if ok {
+			fl.put = nil
+		} else {
+			f.settleLocked(fl)
+		}
+	}
+	f.dropLocked(fl)
+}
+
+func (f *FS) mkdir(ctx context.Context, dir, name string, mode uint32) (metacache.Entry, error) {
+	if f.opt.ReadOnly {
+		return metacache.Entry{}, errReadOnly
+	}
+	if err := f.checkName(dir, name); err != nil {
+		return metacache.Entry{}, err
+	}
+	p := joinPath(dir, name)
+	if _, err := f.stat(ctx, p); err == nil {
+		return metacache.Entry{}, errExist
+	}
+	if err := f.q.Add(&writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}, false, false); err != nil {
+		return metacache.Entry{}, err
+	}
+	return metacache.Entry{Name: name, IsDir: true, Mtime: time.Now(), Mode: mode & 0o7777}, nil
+}
+
+func (f *FS) unlink(ctx context.Context, p string) error {
+	if f.opt.ReadOnly {
+		return errReadOnly
+	}
+	e, err := f.stat(ctx, p)
+	if err != nil {
+		return err
+	}
+	if e.IsDir {
+		return errIsDir
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.removeFileLocked(p, true)
+}
+
+// removeFileLocked takes file p out of the tree; deleteRemote is false when
+// a rename is about to put something else at its key anyway.
+func (f *FS) removeFileLocked(p string, deleteRemote bool) error {
+	needDelete := true
+	if fl := f.files[p]; fl != nil {
+		f.discardLocked(fl)
+		needDelete = fl.remote != "" // an upload that started counts: settled into remote
+	}
+	if !needDelete || !deleteRemote {
+		return nil
+	}
+	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p)}, false, false)
+}
+
+func (f *FS) rmdir(ctx context.Context, p string) error {
+	if f.opt.ReadOnly {
+		return errReadOnly
+	}
+	entries, err := f.readdir(ctx, p)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return errNotEmpty
+	}
+	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p) + "/"}, false, false)
+}
+
+func (f *FS) fsyncDir(ctx context.Context, p string) error {
+	return f.q.Barrier(ctx, f.dirKey(p))
+}
+
+func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn) (metacache.Entry, error) {
+	if f.opt.ReadOnly {
+		return metacache.Entry{}, errReadOnly
+	}
+	if size, ok := in.GetSize(); ok {
+		if err := f.truncate(ctx, p, fl, int64(size)); err != nil {
+			return metacache.Entry{}, err
+		}
+	}
+	mode, hasMode := in.GetMode()
+	uid, hasUID := in.GetUID()
+	gid, hasGID := in.GetGID()
+	mtime, hasMtime := in.GetMTime()
+	if !hasMode && !hasUID && !hasGID && !hasMtime {
+		return f.stat(ctx, p)
+	}
+	f.mu.Lock()
+	if fl == nil {
+		fl = f.files[p]
+	}
+	if fl != nil {
+		if hasMode {
+			fl.mode = mode & 0o7777
+		}
+		if hasUID || hasGID {
+			if !fl.hasOwner {
+				fl.uid, fl.gid, fl.hasOwner = f.opt.UID, f.opt.GID, true
+			}
+			if hasUID {
+				fl.uid = uid
+			}
+			if hasGID {
+				fl.gid = gid
+			}
+		}
+		if hasMtime {
+			fl.mtime = mtime
+		}
+		fl.gen++ // the new attributes travel with the next upload
+		e := fl.entryLocked()
+		f.mu.Unlock()
+		if fl.writers == 0 {
+			if _, err := f.commit(fl); err != nil {
+				return e, err
+			}
+		}
+		return e, nil
+	}
+	f.mu.Unlock()
+	// Only in OSS: stage it, so the attributes travel with its bytes.
+	h, _, err := f.open(ctx, p, os.O_RDWR)
+	if err != nil {
+		return metacache.Entry{}, err
+	}
+	defer f.release(h.fl, true)
+	e, err := f.setattr(ctx, p, h.fl, in)
+	if err != nil {
+		return e, err
+	}
+	_, err = f.commit(h.fl)
+	return e, err
+}
+
+func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error {
+	opened := false
+	if fl == nil {
+		h, _, err := f.open(ctx, p, os.O_RDWR)
+		if err != nil {
+			return err
+		}
+		fl, opened = h.fl, true
+		defer f.release(fl, true)
+	}
+	if err := fl.fd.Truncate(size); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	fl.size = size
+	fl.gen++
+	fl.mtime = time.Now()
+	f.mu.Unlock()
+	if opened {
+		_, err := f.commit(fl)
+		return err
+	}
+	return nil
+}
+
+// applied updates the cache of what OSS holds once op has been carried
+// out, before the op leaves the queue, so the view never flickers.
+func (f *FS) applied(op *writeback.Op) {
+	p, ok := f.pathOf(op.Key)
+	if !ok {
+		return
+	}
+	dir, name := splitPath(p)
+	var err error
+	switch op.Kind {
+	case writeback.Put:
+		f.mu.Lock()
+		e := metacache.Entry{Name: name, Mtime: time.Now()}
+		if fl := f.files[p]; fl != nil && fl.staging == op.Staging {
+			e = fl.entryLocked()
+			if fl.put == op && fl.handles == 0 && fl.gen <= fl.flushedGen {
+				// Clean and closed: OSS has it now; free the staging space.
+				fl.remote, fl.put = op.Key, nil
+				f.dropLocked(fl)
+			}
+		} else if st, serr := os.Stat(op.Staging); serr == nil {
+			e.Size = st.Size()
+		}
+		f.mu.Unlock()
+		err = f.cache.SetChild(dir, e)
+	case writeback.Copy:
+		e := metacache.Entry{Mtime: time.Now()}
+		if sp, ok := f.pathOf(op.Src); ok {
+			if se, st := f.cache.Lookup(sp); st == metacache.Fresh || st == metacache.Stale {
+				e = se
+			}
+		}
+		e.Name = name
+		err = f.cache.SetChild(dir, e)
+	case writeback.Delete:
+		err = f.cache.RemoveChild(dir, name)
+	case writeback.Marker:
+		err = f.cache.SetChild(dir, metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()})
+	case writeback.MoveDir:
+		sp, _ := f.pathOf(op.Src)
+		sdir, sname := splitPath(sp)
+		err = errors.Join(f.cache.DeleteTree(sp), f.cache.DeleteTree(p), f.cache.RemoveChild(sdir, sname),
+			f.cache.SetChild(dir, metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}))
+	}
+	if err != nil {
+		f.log.Warn("cache update after upload", "key", op.Key, "err", err)
+	}
+}

@@ -1,0 +1,170 @@
+package fs
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ossmount/ossmount/fs/writeback"
+)
+
+// Flags of renameat2(2).
+const (
+	renameNoReplace = 1
+	renameExchange  = 2
+)
+
+// rename never waits for OSS (DESIGN.md: the kernel holds a mount-wide lock
+// for it). It journals what OSS must do and changes the local view at once.
+func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint32) error {
+	if f.opt.ReadOnly {
+		return errReadOnly
+	}
+	if flags&renameExchange != 0 {
+		return errInvalid
+	}
+	if err := f.checkName(dstDir, dstName); err != nil {
+		return err
+	}
+	dst := joinPath(dstDir, dstName)
+	if src == dst {
+		return nil
+	}
+	se, err := f.stat(ctx, src)
+	if err != nil {
+		return err
+	}
+	de, derr := f.stat(ctx, dst)
+	dstExists := derr == nil
+	if dstExists && flags&renameNoReplace != 0 {
+		return errExist
+	}
+	if se.IsDir {
+		if strings.HasPrefix(dst+"/", src+"/") {
+			return errInvalid
+		}
+		if dstExists {
+			if !de.IsDir {
+				return errNotDir
+			}
+			entries, err := f.readdir(ctx, dst)
+			if err != nil {
+				return err
+			}
+			if len(entries) > 0 {
+				return errNotEmpty
+			}
+		}
+		return f.renameDir(src, dst, dstExists)
+	}
+	if dstExists && de.IsDir {
+		return errIsDir
+	}
+	return f.renameFile(src, dst, dstExists)
+}
+
+func (f *FS) renameFile(src, dst string, dstExists bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	srcKey, dstKey := f.key(src), f.key(dst)
+	add := func(op *writeback.Op) error {
+		op.Rename = true
+		return f.q.Add(op, false, false)
+	}
+	placed := false // an op will put the renamed file's bytes at dstKey
+	var ops []*writeback.Op
+	fl := f.files[src]
+	if fl != nil {
+		f.settleLocked(fl)
+		if fl.put != nil {
+			// Not uploaded yet: upload it once, under its final key.
+			next := &writeback.Op{Kind: writeback.Put, Key: dstKey, Staging: fl.staging, Meta: fl.put.Meta, Rename: true}
+			ok, err := f.q.Replace(fl.put, next, true)
+			if err != nil {
+				return err
+			}
+			if ok {
+				fl.put = next
+				placed = true
+			} else {
+				f.settleLocked(fl)
+			}
+		}
+		switch {
+		case fl.remote == srcKey && placed:
+			ops = append(ops, &writeback.Op{Kind: writeback.Delete, Key: srcKey})
+			fl.remote = ""
+		case fl.remote == srcKey:
+			ops = append(ops, &writeback.Op{Kind: writeback.Copy, Src: srcKey, Key: dstKey},
+				&writeback.Op{Kind: writeback.Delete, Key: srcKey})
+			fl.remote = dstKey
+			placed = true
+		}
+	} else {
+		ops = append(ops, &writeback.Op{Kind: writeback.Copy, Src: srcKey, Key: dstKey},
+			&writeback.Op{Kind: writeback.Delete, Key: srcKey})
+		placed = true
+	}
+	if dstExists {
+		// Whatever stood at dst goes; OSS needs a delete only if nothing replaces it.
+		if err := f.removeFileLocked(dst, !placed); err != nil {
+			return err
+		}
+	}
+	for _, op := range ops {
+		if err := add(op); err != nil {
+			return err
+		}
+	}
+	if fl != nil {
+		delete(f.files, src)
+		fl.path = dst
+		f.files[dst] = fl
+	}
+	return nil
+}
+
+// renameDir moves a directory: one journaled op moves every object under
+// it in OSS; staged files inside are re-keyed and upload under the new name.
+func (f *FS) renameDir(src, dst string, dstExists bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if dstExists {
+		if err := f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(dst) + "/", Rename: true}, false, false); err != nil {
+			return err
+		}
+	}
+	move := &writeback.Op{Kind: writeback.MoveDir, Src: f.key(src) + "/", Key: f.key(dst) + "/", Rename: true}
+	if err := f.q.Add(move, false, false); err != nil {
+		return err
+	}
+	for p, fl := range f.files {
+		rest, ok := strings.CutPrefix(p, src+"/")
+		if !ok {
+			continue
+		}
+		np := dst + "/" + rest
+		f.settleLocked(fl)
+		if fl.remote != "" {
+			// The move carries the object along.
+			fl.remote = f.key(dst) + "/" + strings.TrimPrefix(fl.remote, f.key(src)+"/")
+		}
+		if fl.put != nil {
+			next := &writeback.Op{Kind: writeback.Put, Key: f.key(np), Staging: fl.staging, Meta: fl.put.Meta, Rename: true}
+			ok, err := f.q.Replace(fl.put, next, true)
+			if err != nil {
+				return err
+			}
+			if ok {
+				fl.put = next
+			} else {
+				// Already uploading under the old name; the move waits for it and carries it.
+				f.settleLocked(fl)
+				fl.remote = f.key(np)
+			}
+		}
+		delete(f.files, p)
+		fl.path = np
+		f.files[np] = fl
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ossmount/ossmount/metacache"
+	"github.com/ossmount/ossmount/ossio"
+)
+
+// Errors the view returns; errno.go maps them.
+var (
+	errNotExist    = errors.New("no such file or directory")
+	errExist       = errors.New("file exists")
+	errNotEmpty    = errors.New("directory not empty")
+	errNotDir      = errors.New("not a directory")
+	errIsDir       = errors.New("is a directory")
+	errNameTooLong = errors.New("name too long")
+	errInvalid     = errors.New("invalid argument")
+	errReadOnly    = errors.New("read-only file system")
+)
+
+// maxKeyLen is OSS's limit on an object key, in bytes.
+const maxKeyLen = 1023
+
+// checkName refuses a new name that POSIX or OSS cannot hold.
+func (f *FS) checkName(dir, name string) error {
+	switch {
+	case len(name) > 255:
+		return errNameTooLong
+	case name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00"):
+		return errInvalid
+	case len(f.dirKey(dir)+name)+1 > maxKeyLen: // +1: room for a directory marker's slash
+		return errNameTooLong
+	}
+	return nil
+}
+
+// validRemoteName reports whether a name found in a listing can be shown
+// as a path component; other keys are skipped (DESIGN: never mapped elsewhere).
+func validRemoteName(name string) bool {
+	return name != "" && name != "." && name != ".." && len(name) <= 255 && !strings.ContainsRune(name, 0)
+}
+
+// stat returns the entry at path p as the mount shows it.
+func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
+	if p == "" {
+		return metacache.Entry{IsDir: true}, nil
+	}
+	f.mu.Lock()
+	if fl := f.files[p]; fl != nil {
+		e := fl.entryLocked()
+		f.mu.Unlock()
+		return e, nil
+	}
+	f.mu.Unlock()
+	_, name := splitPath(p)
+	pres, key := overlay(f.q.Snapshot(), f.key(p))
+	switch pres {
+	case absent:
+		return metacache.Entry{}, errNotExist
+	case isDir:
+		return metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}, nil
+	}
+	rp, ok := f.pathOf(key)
+	if !ok {
+		return metacache.Entry{}, errNotExist
+	}
+	e, err := f.remoteStat(ctx, rp)
+	if pres == isFile && err == nil && e.IsDir {
+		return metacache.Entry{}, errNotExist
+	}
+	e.Name = name
+	return e, err
+}
+
+// remoteStat returns what OSS holds at path p, from the cache when fresh.
+func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) {
+	switch e, st := f.cache.Lookup(p); st {
+	case metacache.Fresh:
+		return e, nil
+	case metacache.Negative:
+		return e, errNotExist
+	}
+	dir, name := splitPath(p)
+	if entries, st := f.cache.Listing(dir); st == metacache.Fresh {
+		i := sort.Search(len(entries), func(i int) bool { return entries[i].Name >= name })
+		if i < len(entries) && entries[i].Name == name {
+			return entries[i], nil
+		}
+		return metacache.Entry{}, errNotExist
+	}
+	e, err := f.fetchEntry(ctx, p)
+	if errors.Is(err, errNotExist) {
+		if cerr := f.cache.PutNegative(p); cerr != nil {
+			f.log.Warn("cache negative entry", "path", p, "err", cerr)
+		}
+		return e, err
+	}
+	if err != nil {
+		return e, err
+	}
+	if cerr := f.cache.Put(p, e); cerr != nil {
+		f.log.Warn("cache entry", "path", p, "err", cerr)
+	}
+	return e, nil
+}
+
+// fetchEntry finds path p in OSS with one LIST: the object p itself and the
+// common prefix p/ sort close together, so a listing from p shows both.
+func (f *FS) fetchEntry(ctx context.Context, p string) (metacache.Entry, error) {
+	key := f.key(p)
+	_, name := splitPath(p)
+	var file *metacache.Entry
+	token := ""
+	for {
+		page, err := f.client.ListPage(ctx, key, "/", token, 1000)
+		if err != nil {
+			return metacache.Entry{}, fmt.Errorf("look up %q: %w", p, err)
+		}
+		for _, o := range page.Objects {
+			switch o.Key {
+			case key:
+				e := objectEntry(name, o)
+				file = &e
+			case key + "/":
+				return metacache.Entry{Name: name, IsDir: true, Mtime: o.LastModified}, nil
+			}
+		}
+		for _, pre := range page.Prefixes {
+			if pre == key+"/" {
+				if file != nil {
+					f.log.Warn("key is both an object and a directory; showing the directory", "key", key)
+				}
+				return metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}, nil
+			}
+		}
+		// Keys sort by byte; once past key+"/", neither can follow.
+		last := ""
+		if n := len(page.Objects); n > 0 {
+			last = page.Objects[n-1].Key
+		}
+		if n := len(page.Prefixes); n > 0 && page.Prefixes[n-1] > last {
+			last = page.Prefixes[n-1]
+		}
+		if page.NextToken == "" || last > key+"/" {
+			break
+		}
+		token = page.NextToken
+	}
+	if file != nil {
+		return *file, nil
+	}
+	return metacache.Entry{}, errNotExist
+}
+
+func objectEntry(name string, o ossio.Object) metacache.Entry {
+	return metacache.Entry{Name: name, Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
+}
+
+// readdir lists directory p as the mount shows it, sorted by name.
+func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
+	ops := f.q.Snapshot()
+	if p != "" {
+		if pres, _ := overlay(ops, f.key(p)); pres == absent || pres == isFile {
+			return nil, errNotDir
+		}
+	}
+	remoteDir, names := translateDir(ops, f.dirKey(p))
+	rp, _ := f.pathOf(remoteDir)
+	base, err := f.remoteListing(ctx, rp)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]metacache.Entry, len(base))
+	for _, e := range base {
+		byName[e.Name] = e
+	}
+	for name := range opNames(ops, names) {
+		if !validRemoteName(name) {
+			continue
+		}
+		switch pres, key := overlay(ops, f.key(joinPath(p, name))); pres {
+		case absent:
+			delete(byName, name)
+		case isDir:
+			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}
+		case isFile:
+			if _, ok := byName[name]; !ok {
+				e := metacache.Entry{Name: name}
+				if kp, ok := f.pathOf(key); ok {
+					if re, err := f.remoteStat(ctx, kp); err == nil {
+						e = re
+						e.Name = name
+					}
+				}
+				byName[name] = e
+			}
+		}
+	}
+	f.mu.Lock()
+	prefix := joinPath(p, "")
+	if p != "" {
+		prefix = p + "/"
+	}
+	for fp, fl := range f.files {
+		if rest, ok := strings.CutPrefix(fp, prefix); ok && !strings.Contains(rest, "/") && (p != "" || fp != "") {
+			byName[rest] = fl.entryLocked()
+		}
+	}
+	f.mu.Unlock()
+	out := make([]metacache.Entry, 0, len(byName))
+	for _, e := range byName {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// remoteListing returns OSS's entries of directory p, from the cache when fresh.
+func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, error) {
+	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
+		return entries, nil
+	}
+	prefix := f.dirKey(p)
+	byName := map[string]metacache.Entry{}
+	err := f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
+		for _, o := range page.Objects {
+			name := strings.TrimPrefix(o.Key, prefix)
+			if name == "" { // the directory's own marker
+				continue
+			}
+			if !validRemoteName(name) {
+				f.log.Warn("skipping a key that cannot be a path", "key", o.Key)
+				continue
+			}
+			if _, dup := byName[name]; !dup {
+				byName[name] = objectEntry(name, o)
+			}
+		}
+		for _, pre := range page.Prefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(pre, prefix), "/")
+			if !validRemoteName(name) {
+				f.log.Warn("skipping keys that cannot be paths", "prefix", pre)
+				continue
+			}
+			if e, dup := byName[name]; dup && !e.IsDir {
+				f.log.Warn("key is both an object and a directory; showing the directory", "key", prefix+name)
+			}
+			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %q: %w", prefix, err)
+	}
+	entries := make([]metacache.Entry, 0, len(byName))
+	for _, e := range byName {
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	if err := f.cache.PutListing(p, entries); err != nil {
+		f.log.Warn("cache listing", "dir", p, "err", err)
+	}
+	return entries, nil
+}

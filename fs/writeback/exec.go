@@ -1,0 +1,89 @@
+package writeback
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"log/slog"
+	"strings"
+
+	"github.com/ossmount/ossmount/ossio"
+)
+
+// Executor carries ops out through an ossio client.
+type Executor struct {
+	Client *ossio.Client
+	Queue  *Queue
+	Logger *slog.Logger
+}
+
+// Run is a Runner.
+func (e *Executor) Run(ctx context.Context, op *Op) error {
+	c := e.Client
+	switch op.Kind {
+	case Put:
+		if op.UploadID != "" {
+			// A previous attempt (perhaps by a mount that died) left this upload.
+			if err := c.AbortUpload(ctx, op.Key, op.UploadID); err != nil && !ossio.IsNotFound(err) {
+				e.Logger.Warn("abort stale multipart upload", "key", op.Key, "err", err)
+			}
+		}
+		_, err := c.UploadFile(ctx, op.Key, op.Staging, ossio.UploadOptions{
+			Meta: op.Meta,
+			OnStart: func(id string) {
+				if err := e.Queue.RecordUploadID(op, id); err != nil {
+					e.Logger.Warn("journal upload id", "key", op.Key, "err", err)
+				}
+			},
+		})
+		if errors.Is(err, iofs.ErrNotExist) {
+			// The file was removed locally after this upload was queued; a
+			// later op deletes or replaces the key.
+			e.Logger.Debug("staging file gone; upload dropped", "key", op.Key)
+			return nil
+		}
+		return err
+	case Copy:
+		_, err := c.Copy(ctx, op.Src, op.Key, nil)
+		if ossio.IsNotFound(err) {
+			e.Logger.Error("copy source missing from the bucket; changed by another client?", "src", op.Src, "dst", op.Key)
+			return nil
+		}
+		return err
+	case Delete:
+		return c.Delete(ctx, op.Key)
+	case Marker:
+		_, err := c.Put(ctx, op.Key, bytes.NewReader(nil), 0, op.Meta)
+		return err
+	case SetMeta:
+		err := c.SetMeta(ctx, op.Key, op.Meta)
+		if ossio.IsNotFound(err) {
+			return nil
+		}
+		return err
+	case MoveDir:
+		return e.moveDir(ctx, op.Src, op.Key)
+	}
+	return fmt.Errorf("unknown op kind %q", op.Kind)
+}
+
+// moveDir copies every object under src to dst, then deletes the originals.
+// Run again after a crash, it finds what is left under src and finishes.
+func (e *Executor) moveDir(ctx context.Context, src, dst string) error {
+	var moved []string
+	err := e.Client.List(ctx, src, "", func(p ossio.Page) error {
+		for _, o := range p.Objects {
+			if _, err := e.Client.Copy(ctx, o.Key, dst+strings.TrimPrefix(o.Key, src), nil); err != nil {
+				return err
+			}
+			moved = append(moved, o.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("move %q to %q: %w", src, dst, err)
+	}
+	return e.Client.DeleteMany(ctx, moved)
+}

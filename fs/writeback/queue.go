@@ -1,0 +1,430 @@
+package writeback
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Journal stores op records durably; metacache.Cache implements it.
+type Journal interface {
+	JournalPut(key string, value []byte) error
+	JournalDelete(key string) error
+	JournalScan(fn func(key string, value []byte) error) error
+}
+
+// Runner carries out one op in OSS.
+type Runner func(ctx context.Context, op *Op) error
+
+// Config configures a Queue.
+type Config struct {
+	Journal Journal
+	Run     Runner
+	Delay   time.Duration // how long a closed file waits before its upload starts
+	Workers int           // ops run at once; default 8
+	Logger  *slog.Logger
+	// OnUploadID is called when a multipart upload starts for a Put, so the
+	// id can be aborted after a crash. It is journaled by the queue itself.
+}
+
+// ErrCancelled is returned for an op cancelled before it ran.
+var ErrCancelled = errors.New("cancelled")
+
+// Queue holds the ops not yet carried out, in the order they were made.
+//
+// Lock order: the filesystem's own mutex, then Queue.mu. Queue never calls
+// out to the filesystem while holding mu.
+type Queue struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	ops     []*Op // GUARDED_BY(mu): unfinished ops in Seq order
+	nextSeq uint64
+	running int
+	closed  bool
+	kick    chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New makes a queue; call Replay, then Start.
+func New(cfg Config) *Queue {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Queue{cfg: cfg, log: cfg.Logger, nextSeq: 1, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+}
+
+func journalKey(seq uint64) string { return fmt.Sprintf("op/%016x", seq) }
+
+// Replay loads the ops a previous run left in the journal, in order, and
+// queues them to run at once. It returns them so the caller can rebuild its
+// view of pending files.
+func (q *Queue) Replay() ([]*Op, error) {
+	var ops []*Op
+	replaced := map[uint64]bool{}
+	err := q.cfg.Journal.JournalScan(func(key string, value []byte) error {
+		var op Op
+		if err := json.Unmarshal(value, &op); err != nil {
+			q.log.Warn("skipping unreadable journal record", "key", key, "err", err)
+			return nil
+		}
+		if op.Replaces != 0 {
+			replaced[op.Replaces] = true
+		}
+		ops = append(ops, &op)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay journal: %w", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var kept []*Op
+	for _, op := range ops {
+		if op.Seq >= q.nextSeq {
+			q.nextSeq = op.Seq + 1
+		}
+		if replaced[op.Seq] {
+			// A rename moved this upload and crashed before dropping the old record.
+			if err := q.cfg.Journal.JournalDelete(journalKey(op.Seq)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		op.done = make(chan struct{})
+		q.ops = append(q.ops, op)
+		kept = append(kept, op)
+	}
+	return kept, nil
+}
+
+// Start runs the scheduler until Close.
+func (q *Queue) Start() {
+	q.wg.Add(1)
+	go q.schedule()
+}
+
+// Close stops the workers; unfinished ops stay in the journal.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cancel()
+	q.poke()
+	q.wg.Wait()
+}
+
+func (q *Queue) poke() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Add journals op (durably) and queues it. A delayed op waits for the
+// queue's Delay before it may run; a held one waits for Unhold (its file is
+// still open for writing). A barrier overrides both.
+func (q *Queue) Add(op *Op, delayed, held bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	op.held = held
+	return q.addLocked(op, delayed)
+}
+
+func (q *Queue) addLocked(op *Op, delayed bool) error {
+	op.Seq = q.nextSeq
+	if err := q.persist(op); err != nil {
+		return err
+	}
+	q.nextSeq++
+	op.done = make(chan struct{})
+	if delayed {
+		op.notBefore = time.Now().Add(q.cfg.Delay)
+	}
+	q.ops = append(q.ops, op)
+	q.poke()
+	return nil
+}
+
+func (q *Queue) persist(op *Op) error {
+	b, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	if err := q.cfg.Journal.JournalPut(journalKey(op.Seq), b); err != nil {
+		return fmt.Errorf("journal %s %q: %w", op.Kind, op.Key, err)
+	}
+	return nil
+}
+
+// Pending reports whether op is queued and has not started: it will still
+// read its staging file, or can still be cancelled or replaced.
+func (q *Queue) Pending(op *Op) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return op.done != nil && !op.running && !op.finished && !op.cancelled
+}
+
+// Cancel drops op if it has not started; it reports whether it did.
+func (q *Queue) Cancel(op *Op) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if op.running || op.finished || op.cancelled {
+		return false, nil
+	}
+	if err := q.cfg.Journal.JournalDelete(journalKey(op.Seq)); err != nil {
+		return false, err
+	}
+	q.removeLocked(op)
+	op.cancelled = true
+	close(op.done)
+	return true, nil
+}
+
+// Replace queues next in place of old, at the end of the queue, if old has
+// not started; it reports whether it did. The journal never holds neither.
+func (q *Queue) Replace(old, next *Op, delayed bool) (bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if old.running || old.finished || old.cancelled {
+		return false, nil
+	}
+	next.Replaces = old.Seq
+	if err := q.addLocked(next, delayed); err != nil {
+		return false, err
+	}
+	if err := q.cfg.Journal.JournalDelete(journalKey(old.Seq)); err != nil {
+		return true, err
+	}
+	next.held = old.held
+	q.removeLocked(old)
+	old.cancelled = true
+	close(old.done)
+	return true, nil
+}
+
+// Hold keeps op from running until Unhold (a file open for writing), unless
+// a barrier needs it.
+func (q *Queue) Hold(op *Op) {
+	q.mu.Lock()
+	op.held = true
+	q.mu.Unlock()
+}
+
+// Unhold lets op run after the queue's delay.
+func (q *Queue) Unhold(op *Op) {
+	q.mu.Lock()
+	op.held = false
+	op.notBefore = time.Now().Add(q.cfg.Delay)
+	q.mu.Unlock()
+	q.poke()
+}
+
+func (q *Queue) removeLocked(op *Op) {
+	for i, o := range q.ops {
+		if o == op {
+			q.ops = append(q.ops[:i], q.ops[i+1:]...)
+			return
+		}
+	}
+}
+
+// Snapshot returns the unfinished ops in order. The caller must only read
+// their exported fields.
+func (q *Queue) Snapshot() []*Op {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]*Op(nil), q.ops...)
+}
+
+// Len is the number of unfinished ops.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ops)
+}
+
+// Barrier is a directory fsync: it waits for every op made by a rename and
+// every op on an entry of dir (a key prefix such as "a/b/", "" for the
+// bucket root), queued before the call.
+func (q *Queue) Barrier(ctx context.Context, dir string) error {
+	q.mu.Lock()
+	var wait []*Op
+	for _, op := range q.ops {
+		if op.Rename || op.inDir(dir) {
+			wait = append(wait, op)
+		}
+	}
+	q.mu.Unlock()
+	return q.await(ctx, wait)
+}
+
+// Wait makes op urgent and waits for it (fsync with --fsync=remote).
+func (q *Queue) Wait(ctx context.Context, op *Op) error {
+	return q.await(ctx, []*Op{op})
+}
+
+// Drain makes every op urgent and waits until the queue is empty or ctx ends.
+func (q *Queue) Drain(ctx context.Context) error {
+	return q.await(ctx, q.Snapshot())
+}
+
+// await marks ops urgent and waits until each has finished. It fails fast
+// when one of them has failed since the call began.
+func (q *Queue) await(ctx context.Context, ops []*Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	q.mu.Lock()
+	for _, op := range ops {
+		if !op.finished && !op.cancelled {
+			op.urgent = true
+			op.lastErr = nil
+		}
+	}
+	q.mu.Unlock()
+	q.poke()
+	for _, op := range ops {
+		for {
+			select {
+			case <-op.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+				q.mu.Lock()
+				err := op.lastErr
+				q.mu.Unlock()
+				if err != nil {
+					return fmt.Errorf("%s %q: %w", op.Kind, op.Key, err)
+				}
+				continue
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// schedule starts every op that may run: due (or urgent), not held, and not
+// behind an unfinished op on the same keys.
+func (q *Queue) schedule() {
+	defer q.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return
+		}
+		next := q.startRunnableLocked()
+		q.mu.Unlock()
+		if next > 0 {
+			timer.Reset(next)
+		}
+		select {
+		case <-q.kick:
+		case <-timer.C:
+		case <-q.ctx.Done():
+		}
+	}
+}
+
+// startRunnableLocked starts what it can and returns how long until the
+// next delayed op becomes due (0: nothing waiting on time).
+func (q *Queue) startRunnableLocked() time.Duration {
+	// An urgent op makes urgent everything queued before it on its keys.
+	for i := len(q.ops) - 1; i >= 0; i-- {
+		if !q.ops[i].urgent {
+			continue
+		}
+		for j := i - 1; j >= 0; j-- {
+			if !q.ops[j].urgent && conflicts(q.ops[i], q.ops[j]) {
+				q.ops[j].urgent = true
+			}
+		}
+	}
+	now := time.Now()
+	var next time.Duration
+	for i, op := range q.ops {
+		if q.running >= q.cfg.Workers {
+			break
+		}
+		if op.running {
+			continue
+		}
+		// A failed op waits out its backoff even when urgent.
+		if !op.urgent || op.attempts > 0 {
+			if op.held && !op.urgent {
+				continue
+			}
+			if wait := op.notBefore.Sub(now); wait > 0 {
+				if next == 0 || wait < next {
+					next = wait
+				}
+				continue
+			}
+		}
+		blocked := false
+		for _, earlier := range q.ops[:i] {
+			if conflicts(op, earlier) {
+				blocked = true
+				break
+			}
+		}
+		if blocked {
+			continue
+		}
+		op.running = true
+		q.running++
+		go q.runOne(op)
+	}
+	return next
+}
+
+func (q *Queue) runOne(op *Op) {
+	err := q.cfg.Run(q.ctx, op)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.running--
+	op.running = false
+	if err != nil {
+		op.attempts++
+		op.lastErr = err
+		backoff := min(time.Second<<min(op.attempts, 6), time.Minute)
+		op.notBefore = time.Now().Add(backoff)
+		if q.ctx.Err() == nil {
+			q.log.Warn("OSS change failed; will retry", "op", op.Kind, "key", op.Key, "attempt", op.attempts, "retry_in", backoff, "err", err)
+		}
+		q.poke()
+		return
+	}
+	if jerr := q.cfg.Journal.JournalDelete(journalKey(op.Seq)); jerr != nil {
+		q.log.Error("journal delete failed", "seq", op.Seq, "err", jerr)
+	}
+	op.finished = true
+	q.removeLocked(op)
+	close(op.done)
+	q.poke()
+}
+
+// RecordUploadID journals the multipart upload id of a running Put, so a
+// later mount can abort it if this one dies.
+func (q *Queue) RecordUploadID(op *Op, id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	op.UploadID = id
+	return q.persist(op)
+}
