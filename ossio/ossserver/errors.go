@@ -80,6 +80,11 @@ func writeError(w http.ResponseWriter, r *http.Request, reqID string, e *ossErro
 	}
 	h.Set("Content-Type", "application/xml")
 	h.Set("x-oss-ec", body.EC)
+	if e.Status == http.StatusNotModified {
+		h.Del("Content-Type")
+		w.WriteHeader(e.Status)
+		return
+	}
 	if r.Method == http.MethodHead {
 		h.Set("x-oss-err", base64.StdEncoding.EncodeToString(data))
 		h.Set("Content-Length", "0")
