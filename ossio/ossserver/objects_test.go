@@ -172,7 +172,6 @@ func TestConditionalGet(t *testing.T) {
 	}
 }
 
-
 func TestCopyObject(t *testing.T) {
 	forEach(t, func(t *testing.T, srv *Running, b *oss.Bucket, sg signer) {
 		data := pattern(5000, 9)
