@@ -114,7 +114,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	stats := newStatsTable()
 	httpClient := &http.Client{
-		Transport: &meter{next: newTransport(cfg), stats: stats},
+		Transport: &meter{next: newTransport(cfg), stats: stats, timeout: 2 * cfg.IOTimeout},
 		// OSS answers 3xx only for misaddressed requests; following them
 		// would resend signed requests elsewhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -165,7 +165,9 @@ func (r *rangeReader) resume(cause error) {
 		return
 	}
 	r.resumes++
-	r.c.stats.get("GetObject").retries.Add(1)
+	ctr := r.c.stats.get("GetObject")
+	ctr.errors.Add(1)
+	ctr.retries.Add(1)
 	r.c.log.Debug("ossio: resuming ranged read", "key", r.key, "at", r.pos, "err", cause)
 	if !sleep(r.ctx, r.c.backoff(r.resumes)) {
 		r.err = wrapErr("GetObject", r.key, r.ctx.Err(), nil)

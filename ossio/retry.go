@@ -2,6 +2,7 @@ package ossio
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -29,7 +30,7 @@ func (c *Client) call(ctx context.Context, api, key string, fn func(ctx context.
 		d := c.backoff(n)
 		c.log.Debug("ossio: retrying", "api", api, "key", key, "attempt", n, "backoff", d, "err", err)
 		if !sleep(ctx, d) {
-			return wrapErr(api, key, ctx.Err(), nil)
+			return &Error{Op: api, Key: key, Err: fmt.Errorf("%w while waiting to retry after: %v", ctx.Err(), err)}
 		}
 		ctr.retries.Add(1)
 	}

@@ -1,10 +1,12 @@
 package ossio
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -90,10 +92,21 @@ func attemptFrom(ctx context.Context) *attempt {
 
 // meter is the accounting decorator over the transport: it counts the
 // bytes that really cross the wire per OSS API, retries included.
+//
+// It also makes RoundTrip return only once the transport has finished
+// with the request body. net/http may go on reading a body after
+// RoundTrip returns (when the server answers early, as an error does),
+// and then both the SDK's progress tracker (read in conn.go right after
+// Do returns) and our retry, rewinding the same reader, would race with
+// that read.
 type meter struct {
-	next  http.RoundTripper
-	stats *statsTable
+	next    http.RoundTripper
+	stats   *statsTable
+	timeout time.Duration // longest wait for the transport to let go of a body
 }
+
+// maxErrorBody bounds what meter buffers of an early non-2xx answer.
+const maxErrorBody = 1 << 20
 
 func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 	api := "Other"
@@ -102,13 +115,16 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		api = a.api
 	}
 	ctr := m.stats.get(api)
+	var done chan struct{}
 	if req.Body != nil && req.Body != http.NoBody {
+		done = make(chan struct{})
 		r := req.Clone(req.Context())
-		r.Body = &countingBody{rc: req.Body, n: &ctr.bytesUp}
+		r.Body = &countingBody{rc: req.Body, n: &ctr.bytesUp, done: done}
 		req = r
 	}
 	resp, err := m.next.RoundTrip(req)
 	if err != nil {
+		m.wait(done)
 		return nil, err
 	}
 	if a != nil {
@@ -116,12 +132,42 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.requestID = resp.Header.Get("X-Oss-Request-Id")
 	}
 	resp.Body = &countingBody{rc: resp.Body, n: &ctr.bytesDown}
+	if done != nil && resp.StatusCode/100 != 2 {
+		// The transport may still be sending the body; it stops once the
+		// answer is consumed and the connection dropped. Consume it here.
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		if rerr != nil {
+			m.wait(done)
+			return nil, rerr
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+	}
+	m.wait(done)
 	return resp, nil
 }
 
+// wait blocks until the transport has closed the request body (nil: none).
+// The bound only guards against a transport bug: the body is closed once
+// written, or once the connection fails.
+func (m *meter) wait(done chan struct{}) {
+	if done == nil {
+		return
+	}
+	t := time.NewTimer(m.timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 type countingBody struct {
-	rc io.ReadCloser
-	n  *atomic.Int64
+	rc   io.ReadCloser
+	n    *atomic.Int64
+	done chan struct{} // closed on the first Close, when not nil
+	once sync.Once
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
@@ -130,4 +176,10 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *countingBody) Close() error { return b.rc.Close() }
+func (b *countingBody) Close() error {
+	err := b.rc.Close()
+	if b.done != nil {
+		b.once.Do(func() { close(b.done) })
+	}
+	return err
+}

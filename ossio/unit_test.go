@@ -90,8 +90,8 @@ func TestClassify(t *testing.T) {
 	dial := &url.Error{Op: "Get", URL: "http://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
 	reset := &url.Error{Op: "Get", URL: "http://x", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}
 	tests := []struct {
-		name                                      string
-		err                                       error
+		name                                    string
+		err                                     error
 		notFound, missing, auth, retry, unreach bool
 	}{
 		{"NoSuchKey", svc(404, "NoSuchKey"), true, false, false, false, false},
