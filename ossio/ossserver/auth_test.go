@@ -160,3 +160,33 @@ func TestAddressing(t *testing.T) {
 	_, err := bucketOf(t, c, "missing-bucket").GetObject("k")
 	wantCode(t, err, "NoSuchBucket")
 }
+
+func TestAdditionalHeadersSigned(t *testing.T) {
+	srv := startServer(t, Config{})
+	for _, sg := range []signer{
+		{"v4", []oss.ClientOption{oss.AuthVersion(oss.AuthV4), oss.Region("cn-hangzhou"), oss.AdditionalHeaders([]string{"host", "User-Agent"})}},
+		{"v2", []oss.ClientOption{oss.AuthVersion(oss.AuthV2), oss.AdditionalHeaders([]string{"host", "user-agent"})}},
+	} {
+		t.Run(sg.name, func(t *testing.T) {
+			b := bucketOf(t, client(t, srv.Endpoint, sg), testBucket)
+			mustPut(t, b, "with additional/headers", []byte("x"))
+			if got := mustGet(t, b, "with additional/headers"); string(got) != "x" {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
+
+func TestPanicBecomesInternalError(t *testing.T) {
+	// Without credentials the server accepts unsigned requests.
+	s, err := New(Config{Buckets: []string{testBucket}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.blobs = nil // makes the next PUT panic inside the handler
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("PUT", "/"+testBucket+"/k", strings.NewReader("x")))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "<Code>InternalError</Code>") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}

@@ -2,6 +2,7 @@ package ossserver
 
 import (
 	"fmt"
+	"runtime/debug"
 	"net"
 	"net/http"
 	"strings"
@@ -131,6 +132,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, cname string) {
 		s.serveStats(w, r)
 		return
 	}
+	tw := &trackingWriter{ResponseWriter: w}
+	w = tw
+	defer func() {
+		// A bug must cost one request, never the process or a silent hang.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			if !tw.wrote {
+				writeError(w, r, id, newErr(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."))
+				return
+			}
+			panic(http.ErrAbortHandler)
+		}
+	}()
 	c := &reqCtx{w: w, r: r, id: id}
 	e := s.parseAddress(c, cname)
 	if e == nil {
@@ -280,4 +297,27 @@ func (s *Server) bucketExists(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buckets[name] != nil
+}
+
+// trackingWriter remembers whether the answer has started.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(p []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(p)
+}
+
+func (t *trackingWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		t.wrote = true
+		f.Flush()
+	}
 }
