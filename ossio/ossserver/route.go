@@ -2,9 +2,9 @@ package ossserver
 
 import (
 	"fmt"
-	"runtime/debug"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 	"unicode/utf8"
