@@ -320,3 +320,14 @@ func processAlive(pid int) bool {
 	}
 	return true
 }
+
+// Watchdog kills the mount process if the returned stop function is not
+// called within d: a hung FUSE operation then fails with ENOTCONN instead
+// of hanging the whole test run.
+func (m *Mount) Watchdog(t testing.TB, d time.Duration) (stop func()) {
+	timer := time.AfterFunc(d, func() {
+		t.Errorf("watchdog: still running after %v; killing ossmount (pid %d) to unblock the test", d, m.pid)
+		m.kill()
+	})
+	return func() { timer.Stop() }
+}
