@@ -27,8 +27,13 @@ func (c *Client) Put(ctx context.Context, key string, r io.Reader, size int64, m
 	}
 	opts := metaOptions(meta)
 	var o Object
-	err = c.call(ctx, "PutObject", key, func(ctx context.Context) error {
+	var last error // the previous attempt's failure, for when the body cannot be re-read
+	err = c.call(ctx, "PutObject", key, func(ctx context.Context) (err error) {
+		defer func() { last = err }()
 		rd, err := body()
+		if errors.Is(err, errNoRewind) {
+			return fmt.Errorf("%w; first attempt: %v", err, last)
+		}
 		if err != nil {
 			return err
 		}

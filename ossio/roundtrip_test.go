@@ -2,6 +2,7 @@ package ossio
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -151,5 +152,20 @@ func TestPutReaders(t *testing.T) {
 				t.Errorf("Head meta %v (err %v), want who=%s", h.Meta, err, name)
 			}
 		})
+	}
+}
+
+// TestPutUnseekableNotRetried: a large body that can be read only once is
+// sent once; after a failure the error says why there was no retry.
+func TestPutUnseekableNotRetried(t *testing.T) {
+	srv := startServer(t, 1) // every request fails with 500 or 503
+	c := newTestClient(t, srv.Endpoint, nil)
+	data := randomBytes(maxBuffered+1, 4)
+	_, err := c.Put(ctxT(t), "once", io.MultiReader(bytes.NewReader(data)), int64(len(data)), nil)
+	if !errors.Is(err, errNoRewind) || IsRetryable(err) {
+		t.Fatalf("got %v, want errNoRewind, not retryable", err)
+	}
+	if n := c.Stats()["PutObject"].Calls; n != 2 {
+		t.Errorf("%d attempts, want 2 (the second refusing to resend)", n)
 	}
 }
