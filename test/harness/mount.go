@@ -110,7 +110,7 @@ func (m *Mount) startBackground(t testing.TB, args, env []string) {
 	if !IsMounted(m.Dir) {
 		t.Fatalf("ossmount returned success but %s is not mounted\n%s", m.Dir, out.String())
 	}
-	m.pid = findDaemon(m.Dir, m.CacheDir)
+	m.pid = FindDaemon(m.Dir, m.CacheDir)
 	if m.pid == 0 {
 		t.Fatalf("mounted %s, but found no ossmount process serving it", m.Dir)
 	}
@@ -278,9 +278,9 @@ func unmountWithin(dir string, flags int, d time.Duration) error {
 	}
 }
 
-// findDaemon finds the background ossmount process serving dir: its command
+// FindDaemon finds the background ossmount process serving dir: its command
 // line holds --foreground, the cache dir and the mountpoint.
-func findDaemon(dir, cacheDir string) int {
+func FindDaemon(dir, cacheDir string) int {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		var pid int
