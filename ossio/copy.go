@@ -73,6 +73,7 @@ func (c *Client) copyParts(ctx context.Context, so Object, dst string, meta map[
 		})
 	})
 	if err != nil {
+		err = wrapErr("Copy", dst, err, nil) // a cancellation arrives bare
 		c.abort(ctx, imur)
 		return Object{}, err
 	}

@@ -34,6 +34,7 @@ func (c *Client) Download(ctx context.Context, key string, w io.WriterAt) (Objec
 		})
 	})
 	if err != nil {
+		err = wrapErr("Download", key, err, nil) // a cancellation arrives bare
 		return o, err
 	}
 	if got := combineCRC(crcs, parts); o.HasCRC && got != o.CRC64 {

@@ -55,6 +55,7 @@ type rangeReader struct {
 
 	body     io.ReadCloser
 	crc      hash.Hash64 // non-nil when the read covers the whole object
+	sdkCRC   bool        // the SDK feeds crc from the current body (an unranged GET): do not hash twice
 	want     uint64      // server's CRC-64 of the whole object
 	resumes  int
 	finished bool
@@ -101,6 +102,10 @@ func (r *rangeReader) open() error {
 			r.end = r.pos + length
 			if want, ok := parseCRC(h); ok && r.pos == 0 && r.end == total {
 				r.crc, r.want = crc64.New(crcTable), want
+				if res.ClientCRC != nil {
+					// The SDK hashes unranged bodies itself (same table).
+					r.crc, r.sdkCRC = res.ClientCRC, true
+				}
 			}
 		} else if r.pos+length != r.end {
 			res.Response.Close()
@@ -138,7 +143,7 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.body.Read(p)
 		r.pos += int64(n)
-		if r.crc != nil {
+		if r.crc != nil && !r.sdkCRC {
 			r.crc.Write(p[:n])
 		}
 		if err == io.EOF && r.pos < r.end {
@@ -159,6 +164,7 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 func (r *rangeReader) resume(cause error) {
 	r.body.Close()
 	r.body = nil
+	r.sdkCRC = false // resumed bodies are ranged: we hash them
 	cause = wrapErr("GetObject", r.key, cause, nil)
 	if !IsRetryable(cause) || r.ctx.Err() != nil || r.resumes+1 >= r.c.cfg.MaxAttempts {
 		r.err = cause

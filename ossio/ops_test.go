@@ -286,8 +286,9 @@ func TestUploadFileCancelAborts(t *testing.T) {
 		partsAtStart = c.Stats()["UploadPart"].Calls
 		cancel()
 	}})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled upload: %v, want context.Canceled", err)
+	var e *Error
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &e) || e.Key != "cancel/x" {
+		t.Errorf("cancelled upload: %v, want context.Canceled wrapped with the key", err)
 	}
 	if id == "" || partsAtStart != 0 {
 		t.Errorf("OnStart: id %q, %d parts already sent; want an id before any part", id, partsAtStart)
