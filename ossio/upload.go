@@ -61,7 +61,6 @@ func (c *Client) uploadParts(ctx context.Context, key string, f io.ReaderAt, siz
 				InitResult: &imur, Reader: io.NewSectionReader(f, p.off, p.n), PartSize: p.n, PartNumber: i + 1,
 			}, withCtx(ctx, nil, oss.GetResponseHeader(&h)))
 			if err != nil {
-		err = wrapErr("UploadFile", key, err, nil) // a cancellation arrives bare
 				return err
 			}
 			done[i] = res.Part
@@ -76,6 +75,7 @@ func (c *Client) uploadParts(ctx context.Context, key string, f io.ReaderAt, siz
 		})
 	})
 	if err != nil {
+		err = wrapErr("UploadFile", key, err, nil) // a cancellation arrives bare
 		c.abort(ctx, imur)
 		return Object{}, err
 	}
