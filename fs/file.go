@@ -10,6 +10,7 @@ import (
 
 	"github.com/ossmount/ossmount/fs/writeback"
 	"github.com/ossmount/ossmount/metacache"
+	"github.com/ossmount/ossmount/ossio"
 )
 
 // file is a file whose bytes are staged locally: being written, or written
@@ -74,17 +75,26 @@ func (f *FS) newStagingPath() string {
 }
 
 // stage makes p a staged file: empty, or holding the object's bytes when
-// fetch is set. The caller installs it in f.files.
-func (f *FS) stage(ctx context.Context, p string, fetch bool, e metacache.Entry) (*file, error) {
+// fetch is set. existed says OSS may hold a version of p that a later
+// rename or unlink must remove. The caller installs it in f.files.
+func (f *FS) stage(ctx context.Context, p string, fetch, existed bool, e metacache.Entry) (*file, error) {
 	sp := f.newStagingPath()
 	fd, err := os.OpenFile(sp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create staging file: %w", err)
 	}
 	fl := &file{path: p, staging: sp, fd: fd, mtime: time.Now(), mode: e.Mode, uid: e.UID, gid: e.GID, hasOwner: e.HasOwner}
+	if existed {
+		fl.remote = f.key(p)
+	}
 	if fetch {
 		_, key := overlay(f.q.Snapshot(), f.key(p))
 		obj, err := f.client.Download(ctx, key, fd)
+		if ossio.IsNotFound(err) {
+			// A pending move of it may have run meanwhile: look again.
+			_, key = overlay(f.q.Snapshot(), f.key(p))
+			obj, err = f.client.Download(ctx, key, fd)
+		}
 		if err != nil {
 			fd.Close()
 			os.Remove(sp)
@@ -92,7 +102,6 @@ func (f *FS) stage(ctx context.Context, p string, fetch bool, e metacache.Entry)
 		}
 		fl.size = obj.Size
 		fl.mtime = e.Mtime
-		fl.remote = f.key(p)
 	}
 	return fl, nil
 }

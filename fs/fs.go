@@ -55,7 +55,9 @@ type FS struct {
 
 	mu    sync.Mutex
 	files map[string]*file // GUARDED_BY(mu): staged files by path
-	seq   uint64           // GUARDED_BY(mu): names staging files
+
+	applyMu sync.Mutex // serialises cache updates that read before they write
+	seq     uint64     // GUARDED_BY(mu): names staging files
 }
 
 // New builds the filesystem, replays the journal a previous run left in the

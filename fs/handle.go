@@ -10,6 +10,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/ossio"
 )
 
 // handle is an open file: over its staged bytes (fl), or, for a read of a
@@ -90,7 +92,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 // only when a read does not follow on from the last one.
 type remoteReader struct {
 	fsys *FS
-	key  string
+	path string
 	size int64
 
 	mu   sync.Mutex
@@ -118,9 +120,15 @@ func (r *remoteReader) readAt(dest []byte, off int64) (int, error) {
 			r.body = nil
 		}
 		if r.body == nil {
-			body, err := r.fsys.client.GetRange(context.Background(), r.key, off, -1)
+			// Resolved at each (re)open: a pending move may have run meanwhile.
+			_, key := overlay(r.fsys.q.Snapshot(), r.fsys.key(r.path))
+			body, err := r.fsys.client.GetRange(context.Background(), key, off, -1)
+			if ossio.IsNotFound(err) && attempt == 0 {
+				lastErr = err
+				continue
+			}
 			if err != nil {
-				return 0, fmt.Errorf("read %q at %d: %w", r.key, off, err)
+				return 0, fmt.Errorf("read %q at %d: %w", r.path, off, err)
 			}
 			r.body, r.pos = body, off
 		}
@@ -146,7 +154,7 @@ func (r *remoteReader) readAt(dest []byte, off int64) (int, error) {
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("read %q at %d: %w", r.key, off, lastErr)
+	return 0, fmt.Errorf("read %q at %d: %w", r.path, off, lastErr)
 }
 
 func (r *remoteReader) close() {

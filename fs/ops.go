@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -33,11 +34,10 @@ func (f *FS) open(ctx context.Context, p string, flags int) (*handle, bool, erro
 			return nil, false, errIsDir
 		}
 		if !write {
-			_, key := overlay(f.q.Snapshot(), f.key(p))
-			rr := &remoteReader{fsys: f, key: key, size: e.Size}
+			rr := &remoteReader{fsys: f, path: p, size: e.Size}
 			return &handle{fsys: f, rr: rr}, metacache.IsImmutable(p), nil
 		}
-		staged, err := f.stage(ctx, p, !trunc && e.Size > 0, e)
+		staged, err := f.stage(ctx, p, !trunc && e.Size > 0, true, e)
 		if err != nil {
 			return nil, false, err
 		}
@@ -100,7 +100,8 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 		return nil, metacache.Entry{}, err
 	}
 	p := joinPath(dir, name)
-	fl, err := f.stage(ctx, p, false, metacache.Entry{Mode: mode & 0o7777})
+	_, serr := f.stat(ctx, p)
+	fl, err := f.stage(ctx, p, false, serr == nil, metacache.Entry{Mode: mode & 0o7777})
 	if err != nil {
 		return nil, metacache.Entry{}, err
 	}
@@ -111,6 +112,9 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 	defer f.mu.Unlock()
 	if old := f.files[p]; old != nil {
 		f.discardLocked(old)
+		if old.remote != "" {
+			fl.remote = old.remote
+		}
 	}
 	f.files[p] = fl
 	fl.gen = 1 // even an empty new file is uploaded
@@ -300,18 +304,22 @@ func (f *FS) applied(op *writeback.Op) {
 	case writeback.Put:
 		f.mu.Lock()
 		e := metacache.Entry{Name: name, Mtime: time.Now()}
-		if fl := f.files[p]; fl != nil && fl.staging == op.Staging {
+		fl := f.files[p]
+		if fl != nil && fl.staging == op.Staging {
 			e = fl.entryLocked()
-			if fl.put == op && fl.handles == 0 && fl.gen <= fl.flushedGen {
-				// Clean and closed: OSS has it now; free the staging space.
-				fl.remote, fl.put = op.Key, nil
-				f.dropLocked(fl)
-			}
 		} else if st, serr := os.Stat(op.Staging); serr == nil {
 			e.Size = st.Size()
 		}
 		f.mu.Unlock()
+		// The cache learns of the object before the staged copy may go.
 		err = f.cache.SetChild(dir, e)
+		f.mu.Lock()
+		if fl != nil && f.files[p] == fl && fl.put == op && fl.handles == 0 && fl.gen <= fl.flushedGen {
+			// Clean and closed: OSS has it now; free the staging space.
+			fl.remote, fl.put = op.Key, nil
+			f.dropLocked(fl)
+		}
+		f.mu.Unlock()
 	case writeback.Copy:
 		e := metacache.Entry{Mtime: time.Now()}
 		if sp, ok := f.pathOf(op.Src); ok {
@@ -322,9 +330,17 @@ func (f *FS) applied(op *writeback.Op) {
 		e.Name = name
 		err = f.cache.SetChild(dir, e)
 	case writeback.Delete:
-		err = f.cache.RemoveChild(dir, name)
+		// A file and a directory marker of one name are different keys whose
+		// ops may finish in either order: forget only the kind deleted.
+		f.applyMu.Lock()
+		if e, st := f.cache.Lookup(p); st == metacache.Negative || st == metacache.Miss || e.IsDir == strings.HasSuffix(op.Key, "/") {
+			err = f.cache.RemoveChild(dir, name)
+		}
+		f.applyMu.Unlock()
 	case writeback.Marker:
+		f.applyMu.Lock()
 		err = f.cache.SetChild(dir, metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()})
+		f.applyMu.Unlock()
 	case writeback.MoveDir:
 		sp, _ := f.pathOf(op.Src)
 		sdir, sname := splitPath(sp)

@@ -11,6 +11,7 @@ type presence int
 
 const (
 	undecided presence = iota // as OSS has it (at the translated key)
+	noFile                    // as OSS has it, but a file there is being deleted: only a directory counts
 	absent
 	isFile
 	isDir
@@ -22,16 +23,17 @@ const (
 // move not yet carried out still has its objects under the old name, and a
 // pending copy's target still reads from its source.
 func overlay(ops []*writeback.Op, key string) (presence, string) {
+	fileGone := false // a newer op deletes the file key; a directory of that name may still be
 	for i := len(ops) - 1; i >= 0; i-- {
 		op := ops[i]
 		dirKey := key + "/"
 		switch op.Kind {
 		case writeback.Put:
-			if op.Key == key {
+			if op.Key == key && !fileGone {
 				return isFile, key
 			}
 		case writeback.Copy:
-			if op.Key == key {
+			if op.Key == key && !fileGone {
 				// The target will hold what the source holds at that point.
 				if p, k := overlay(ops[:i], op.Src); p == absent {
 					return absent, k
@@ -40,8 +42,11 @@ func overlay(ops []*writeback.Op, key string) (presence, string) {
 				}
 			}
 		case writeback.Delete:
-			if op.Key == key || op.Key == dirKey {
-				return absent, key
+			if op.Key == dirKey {
+				return absent, key // rmdir; the file of that name cannot have existed alongside
+			}
+			if op.Key == key {
+				fileGone = true
 			}
 		case writeback.Marker:
 			if op.Key == dirKey {
@@ -62,22 +67,32 @@ func overlay(ops []*writeback.Op, key string) (presence, string) {
 			return isDir, key // something is being created inside it
 		}
 	}
+	if fileGone {
+		return noFile, key
+	}
 	return undecided, key
 }
 
 // translateDir is where OSS holds the entries of directory key prefix dir
 // ("a/b/") until the pending ops have run, and the earlier names the
-// directory had on the way, newest first.
-func translateDir(ops []*writeback.Op, dir string) (string, []string) {
-	names := []string{dir}
+// directory had on the way, newest first. ok is false when the entries OSS
+// holds there are being moved away: the directory was renamed and made
+// anew, so only newer ops give it entries.
+func translateDir(ops []*writeback.Op, dir string) (remote string, names []string, ok bool) {
+	names = []string{dir}
 	for i := len(ops) - 1; i >= 0; i-- {
 		op := ops[i]
-		if op.Kind == writeback.MoveDir && strings.HasPrefix(dir, op.Key) {
+		if op.Kind != writeback.MoveDir {
+			continue
+		}
+		if strings.HasPrefix(dir, op.Key) {
 			dir = op.Src + strings.TrimPrefix(dir, op.Key)
 			names = append(names, dir)
+		} else if strings.HasPrefix(dir, op.Src) {
+			return dir, names, false
 		}
 	}
-	return dir, names
+	return dir, names, true
 }
 
 // opNames lists the names in directory dir (under any of the names it had)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -59,24 +60,34 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 	}
 	f.mu.Unlock()
 	_, name := splitPath(p)
-	pres, key := overlay(f.q.Snapshot(), f.key(p))
-	switch pres {
-	case absent:
-		return metacache.Entry{}, errNotExist
-	case isDir:
-		return metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}, nil
+	for attempt := 0; ; attempt++ {
+		epoch := f.q.MoveEpoch()
+		pres, key := overlay(f.q.Snapshot(), f.key(p))
+		switch pres {
+		case absent:
+			return metacache.Entry{}, errNotExist
+		case isDir:
+			return metacache.Entry{Name: name, IsDir: true, Mtime: f.started}, nil
+		}
+		rp, ok := f.pathOf(key)
+		if !ok {
+			return metacache.Entry{}, errNotExist
+		}
+		e, err := f.remoteStat(ctx, rp)
+		if key != f.key(p) && f.q.MoveEpoch() != epoch && attempt < maxMoveRetries {
+			continue // the move ran while we looked at its source
+		}
+		if err == nil && (pres == isFile && e.IsDir || pres == noFile && !e.IsDir) {
+			return metacache.Entry{}, errNotExist
+		}
+		e.Name = name
+		return e, err
 	}
-	rp, ok := f.pathOf(key)
-	if !ok {
-		return metacache.Entry{}, errNotExist
-	}
-	e, err := f.remoteStat(ctx, rp)
-	if pres == isFile && err == nil && e.IsDir {
-		return metacache.Entry{}, errNotExist
-	}
-	e.Name = name
-	return e, err
 }
+
+// maxMoveRetries bounds how often a lookup starts over because a pending
+// move it looked through was carried out meanwhile.
+const maxMoveRetries = 10
 
 // remoteStat returns what OSS holds at path p, from the cache when fresh.
 func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) {
@@ -94,7 +105,11 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 		}
 		return metacache.Entry{}, errNotExist
 	}
+	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)
+	if f.q.DirEpoch(f.dirKey(dir)) != epoch {
+		return e, err // OSS may have answered from before a change: don't cache
+	}
 	if errors.Is(err, errNotExist) {
 		if cerr := f.cache.PutNegative(p); cerr != nil {
 			f.log.Warn("cache negative entry", "path", p, "err", cerr)
@@ -164,17 +179,35 @@ func objectEntry(name string, o ossio.Object) metacache.Entry {
 
 // readdir lists directory p as the mount shows it, sorted by name.
 func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
+	for attempt := 0; ; attempt++ {
+		epoch := f.q.MoveEpoch()
+		entries, err := f.readdirOnce(ctx, p)
+		if f.q.MoveEpoch() == epoch || attempt >= maxMoveRetries {
+			return entries, err
+		}
+	}
+}
+
+func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, error) {
 	ops := f.q.Snapshot()
+	if debugView {
+		for _, op := range ops {
+			fmt.Printf("  op %d %s %s %s\n", op.Seq, op.Kind, op.Src, op.Key)
+		}
+	}
 	if p != "" {
 		if pres, _ := overlay(ops, f.key(p)); pres == absent || pres == isFile {
 			return nil, errNotDir
 		}
 	}
-	remoteDir, names := translateDir(ops, f.dirKey(p))
-	rp, _ := f.pathOf(remoteDir)
-	base, err := f.remoteListing(ctx, rp)
-	if err != nil {
-		return nil, err
+	remoteDir, names, hasBase := translateDir(ops, f.dirKey(p))
+	var base []metacache.Entry
+	if hasBase {
+		rp, _ := f.pathOf(remoteDir)
+		var err error
+		if base, err = f.remoteListing(ctx, rp); err != nil {
+			return nil, err
+		}
 	}
 	byName := make(map[string]metacache.Entry, len(base))
 	for _, e := range base {
@@ -187,8 +220,12 @@ func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
 		switch pres, key := overlay(ops, f.key(joinPath(p, name))); pres {
 		case absent:
 			delete(byName, name)
+		case noFile:
+			if e, ok := byName[name]; ok && !e.IsDir {
+				delete(byName, name)
+			}
 		case isDir:
-			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}
+			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: f.started}
 		case isFile:
 			if _, ok := byName[name]; !ok {
 				e := metacache.Entry{Name: name}
@@ -227,6 +264,7 @@ func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, er
 		return entries, nil
 	}
 	prefix := f.dirKey(p)
+	epoch := f.q.DirEpoch(prefix)
 	byName := map[string]metacache.Entry{}
 	err := f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
 		for _, o := range page.Objects {
@@ -263,8 +301,13 @@ func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, er
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	if f.q.DirEpoch(prefix) != epoch {
+		return entries, nil // OSS may have answered from before a change: don't cache
+	}
 	if err := f.cache.PutListing(p, entries); err != nil {
 		f.log.Warn("cache listing", "dir", p, "err", err)
 	}
 	return entries, nil
 }
+
+var debugView = os.Getenv("OSSMOUNT_DEBUG_VIEW") != ""

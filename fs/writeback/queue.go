@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,8 @@ type Queue struct {
 	nextSeq uint64
 	running int
 	closed  bool
+	moves   atomic.Uint64      // bumped as a Copy or MoveDir starts and ends: see MoveEpoch
+	dirs    [256]atomic.Uint64 // bumped as an op on an entry of a directory (by hash) starts and ends: see DirEpoch
 	kick    chan struct{}
 
 	ctx    context.Context
@@ -394,7 +397,39 @@ func (q *Queue) startRunnableLocked() time.Duration {
 	return next
 }
 
+// MoveEpoch changes whenever a Copy or MoveDir starts or ends: a reader
+// that found an object at its old key (through a pending move) and sees the
+// epoch changed meanwhile must look again.
+func (q *Queue) MoveEpoch() uint64 { return q.moves.Load() }
+
+// DirEpoch changes whenever an op on an entry of directory dir (a key
+// prefix), or any move, starts or ends. A listing or lookup fetched from OSS
+// may be cached only if the epoch did not change meanwhile: otherwise OSS
+// may have answered from before a change the cache has already been told of.
+func (q *Queue) DirEpoch(dir string) uint64 {
+	return q.dirs[dirSlot(dir)].Load() + q.moves.Load()
+}
+
+func dirSlot(dir string) uint8 {
+	h := uint32(2166136261)
+	for i := 0; i < len(dir); i++ {
+		h = (h ^ uint32(dir[i])) * 16777619
+	}
+	return uint8(h)
+}
+
+func (q *Queue) bump(op *Op) {
+	if op.Kind == Copy || op.Kind == MoveDir {
+		q.moves.Add(1)
+	}
+	for _, t := range op.touches() {
+		q.dirs[dirSlot(parentDir(t.key))].Add(1)
+	}
+}
+
 func (q *Queue) runOne(op *Op) {
+	q.bump(op)
+	defer q.bump(op)
 	err := q.cfg.Run(q.ctx, op)
 	q.mu.Lock()
 	defer q.mu.Unlock()
