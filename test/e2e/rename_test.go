@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -48,7 +49,9 @@ func TestRenameAfterUpload(t *testing.T) {
 	})
 	e.srv.ResetStats(t)
 	mustRename(t, e.m.Path("a", "f"), e.m.Path("b", "f"))
-	wantFile(t, e.m.Path("b", "f"), data)
+	if got, err := os.ReadFile(e.m.Path("b", "f")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("reading b/f right after the rename: %v (%s)", err, diffBytes(got, data))
+	}
 	harness.FsyncDir(t, e.m.Path("a")) // any directory: the barrier covers every earlier rename
 	e.wantObject(t, "b/f", data)
 	e.wantNoObject(t, "a/f")
@@ -135,4 +138,22 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestRenameRemoteObject renames a file the mount knows only from OSS (put
+// there through the SDK): the new name reads the same bytes at once, while
+// the server-side move is still in flight, and a directory fsync completes it.
+func TestRenameRemoteObject(t *testing.T) {
+	// Latency keeps the background copy in flight while the file is read.
+	e := newEnvWith(t, harness.ServerOptions{Latency: 200 * time.Millisecond})
+	data := harness.RandomBytes(13, 3<<20)
+	e.b.Put(t, e.m.Key("a/f"), data)
+	mustMkdirAll(t, e.m.Path("b"))
+	wantSize(t, e.m.Path("a", "f"), int64(len(data)))
+	mustRename(t, e.m.Path("a", "f"), e.m.Path("b", "f"))
+	wantFile(t, e.m.Path("b", "f"), data)
+	harness.FsyncDir(t, e.m.Path("b"))
+	e.wantObject(t, "b/f", data)
+	e.wantNoObject(t, "a/f")
+	wantFile(t, e.m.Path("b", "f"), data)
 }
