@@ -22,6 +22,10 @@ type MountOptions struct {
 	CacheDir   string   // a fresh empty directory when empty
 	Foreground bool     // run with -f and keep the process (to kill -9 it)
 	Args       []string // extra flags, e.g. "--upload-delay=30s"
+	// Timeout bounds the mount's life (default 10 minutes): past it the
+	// process is killed, so a hung FUSE operation fails the test with
+	// ENOTCONN instead of hanging the whole run.
+	Timeout time.Duration
 }
 
 // Mount is a live ossmount mount run by a child process.
@@ -90,7 +94,15 @@ func MountBucket(t testing.TB, srv *Server, opts MountOptions) *Mount {
 	} else {
 		m.startBackground(t, args, env)
 	}
-	t.Cleanup(func() { m.cleanup(t) })
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Minute
+	}
+	stop := m.Watchdog(t, timeout)
+	t.Cleanup(func() {
+		stop()
+		m.cleanup(t)
+	})
 	return m
 }
 
