@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -88,80 +89,144 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// remoteReader streams an object with ranged GETs, reopening the stream
-// only when a read does not follow on from the last one.
+// remoteReader reads an object that is only in OSS in chunks fetched with
+// ranged GETs. While reads go forward it fetches ahead in parallel, a window
+// that doubles up to maxWindow chunks, so a cold sequential read runs at the
+// speed of several connections; a random read fetches one chunk.
 type remoteReader struct {
 	fsys *FS
 	path string
 	size int64
 
-	mu   sync.Mutex
-	body io.ReadCloser // GUARDED_BY(mu)
-	pos  int64         // GUARDED_BY(mu): offset body reads next
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	chunks map[int64]*chunk // GUARDED_BY(mu): by index
+	next   int64            // GUARDED_BY(mu): where a sequential read would go on
+	window int64            // GUARDED_BY(mu): chunks to fetch ahead
 }
 
-// maxSkip is how far ahead a read may start and still reuse the stream:
-// the kernel's read-ahead can arrive slightly out of order.
-const maxSkip = 1 << 20
+type chunk struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+const (
+	chunkSize = 2 << 20
+	maxWindow = 4
+	// prefetchBudget caps the bytes all readers together are fetching ahead
+	// of need; with maxWindow it bounds the daemon's read memory.
+	prefetchBudget = 64 << 20
+)
+
+var prefetched atomic.Int64
+
+func newRemoteReader(f *FS, p string, size int64) *remoteReader {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &remoteReader{fsys: f, path: p, size: size, ctx: ctx, cancel: cancel, chunks: map[int64]*chunk{}}
+}
 
 func (r *remoteReader) readAt(dest []byte, off int64) (int, error) {
-	if off >= r.size {
+	if off >= r.size || len(dest) == 0 {
 		return 0, nil
 	}
 	if rest := r.size - off; int64(len(dest)) > rest {
 		dest = dest[:rest]
 	}
+	end := off + int64(len(dest))
+	first, last := off/chunkSize, (end-1)/chunkSize
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		if r.body != nil && (off < r.pos || off-r.pos > maxSkip) {
-			r.body.Close()
-			r.body = nil
+	if off == r.next {
+		r.window = min(max(2*r.window, 1), maxWindow)
+	} else {
+		r.window = 0
+	}
+	r.next = end
+	for i, c := range r.chunks {
+		if i < first-1 || i > last+maxWindow {
+			r.dropLocked(i, c)
 		}
-		if r.body == nil {
-			// Resolved at each (re)open: a pending move may have run meanwhile.
+	}
+	need := make([]*chunk, 0, last-first+1)
+	for i := first; i <= last+r.window && i*chunkSize < r.size; i++ {
+		c := r.chunks[i]
+		if c == nil {
+			ahead := i > last
+			if ahead && prefetched.Load() > prefetchBudget {
+				break
+			}
+			c = r.fetch(i, ahead)
+			r.chunks[i] = c
+		}
+		if i <= last {
+			need = append(need, c)
+		}
+	}
+	r.mu.Unlock()
+	n := 0
+	for k, c := range need {
+		<-c.done
+		if c.err != nil {
+			r.mu.Lock()
+			r.dropLocked(first+int64(k), c) // a later read tries again
+			r.mu.Unlock()
+			return n, c.err
+		}
+		base := (first + int64(k)) * chunkSize
+		n += copy(dest[n:], c.data[off+int64(n)-base:])
+	}
+	return n, nil
+}
+
+// fetch starts reading chunk i; ahead chunks count against the budget.
+func (r *remoteReader) fetch(i int64, ahead bool) *chunk {
+	c := &chunk{done: make(chan struct{})}
+	off := i * chunkSize
+	n := min(chunkSize, r.size-off)
+	if ahead {
+		prefetched.Add(n)
+	}
+	go func() {
+		defer close(c.done)
+		defer func() {
+			if ahead {
+				prefetched.Add(-n)
+			}
+		}()
+		buf := make([]byte, n)
+		for attempt := 0; ; attempt++ {
+			// Resolved at each fetch: a pending move may have run meanwhile.
 			_, key := overlay(r.fsys.q.Snapshot(), r.fsys.key(r.path))
-			body, err := r.fsys.client.GetRange(context.Background(), key, off, -1)
+			body, err := r.fsys.client.GetRange(r.ctx, key, off, n)
+			if err == nil {
+				_, err = io.ReadFull(body, buf)
+				body.Close()
+			}
 			if ossio.IsNotFound(err) && attempt == 0 {
-				lastErr = err
 				continue
 			}
 			if err != nil {
-				return 0, fmt.Errorf("read %q at %d: %w", r.path, off, err)
+				c.err = fmt.Errorf("read %q at %d: %w", r.path, off, err)
+				return
 			}
-			r.body, r.pos = body, off
+			c.data = buf
+			return
 		}
-		if skip := off - r.pos; skip > 0 {
-			if _, err := io.CopyN(io.Discard, r.body, skip); err != nil {
-				lastErr = err
-				r.body.Close()
-				r.body = nil
-				continue
-			}
-			r.pos = off
-		}
-		n, err := io.ReadFull(r.body, dest)
-		r.pos += int64(n)
-		if err == nil {
-			return n, nil
-		}
-		// A stream cut short: resume from where it stopped.
-		lastErr = err
-		r.body.Close()
-		r.body = nil
-		if n > 0 {
-			return n, nil
-		}
+	}()
+	return c
+}
+
+func (r *remoteReader) dropLocked(i int64, c *chunk) {
+	if r.chunks[i] == c {
+		delete(r.chunks, i)
 	}
-	return 0, fmt.Errorf("read %q at %d: %w", r.path, off, lastErr)
 }
 
 func (r *remoteReader) close() {
+	r.cancel()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.body != nil {
-		r.body.Close()
-		r.body = nil
-	}
+	r.chunks = map[int64]*chunk{}
+	r.mu.Unlock()
 }

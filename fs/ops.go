@@ -34,7 +34,7 @@ func (f *FS) open(ctx context.Context, p string, flags int) (*handle, bool, erro
 			return nil, false, errIsDir
 		}
 		if !write {
-			rr := &remoteReader{fsys: f, path: p, size: e.Size}
+			rr := newRemoteReader(f, p, e.Size)
 			return &handle{fsys: f, rr: rr}, metacache.IsImmutable(p), nil
 		}
 		staged, err := f.stage(ctx, p, !trunc && e.Size > 0, true, e)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -190,11 +189,7 @@ func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
 
 func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, error) {
 	ops := f.q.Snapshot()
-	if debugView {
-		for _, op := range ops {
-			fmt.Printf("  op %d %s %s %s\n", op.Seq, op.Kind, op.Src, op.Key)
-		}
-	}
+
 	if p != "" {
 		if pres, _ := overlay(ops, f.key(p)); pres == absent || pres == isFile {
 			return nil, errNotDir
@@ -309,5 +304,3 @@ func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, er
 	}
 	return entries, nil
 }
-
-var debugView = os.Getenv("OSSMOUNT_DEBUG_VIEW") != ""
