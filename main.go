@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +26,9 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 
 	"github.com/ossmount/ossmount/fs"
@@ -131,6 +137,10 @@ func runMount(cfg *mountConfig) (err error) {
 		}()
 	}
 	log := newLogger(cfg.logLevel, os.Stderr)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Keep the heap near its live size: the daemon's budget is 200 MiB.
+		debug.SetMemoryLimit(150 << 20)
+	}
 	if cfg.secretFromFlag {
 		log.Warn("the access key secret was given on the command line, where other users can see it; prefer OSS_ACCESS_KEY_SECRET or --credentials-file")
 	}
@@ -176,6 +186,12 @@ func runMount(cfg *mountConfig) (err error) {
 	}
 	defer fsys.Close()
 
+	if cfg.metricsAddr != "" {
+		if err := serveMetrics(cfg.metricsAddr, client, fsys, log); err != nil {
+			return err
+		}
+	}
+
 	timeout := time.Second
 	server, err := gofs.Mount(cfg.mountpoint, fsys.Root(), &gofs.Options{
 		MountOptions: fuse.MountOptions{
@@ -220,6 +236,29 @@ func runMount(cfg *mountConfig) (err error) {
 		log.Info("unmounted; uploading pending changes", "pending", fsys.Pending())
 	}
 	flush(fsys, cfg.flushTimeout, log)
+	return nil
+}
+
+// serveMetrics exposes Prometheus metrics: OSS requests by API, and the
+// changes waiting to be carried out in OSS.
+func serveMetrics(addr string, client *ossio.Client, fsys *fs.FS, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(client.Collector(),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ossmount_pending_changes", Help: "Changes journaled but not yet carried out in OSS."},
+			func() float64 { return float64(fsys.Pending()) }))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	go func() {
+		if err := http.Serve(ln, mux); err != nil {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -323,7 +362,7 @@ type mountConfig struct {
 	secretFromFlag             bool
 	cacheDir, embeddedRoot     string
 	foreground                 bool
-	logLevel                   string
+	logLevel, metricsAddr      string
 	statTTL, negativeTTL       time.Duration
 	uploadDelay, flushTimeout  time.Duration
 	fsyncRemote                bool
@@ -389,6 +428,7 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	fl.StringSliceVarP(&opts, "options", "o", nil, "mount options: ro, allow_other, uid=N, gid=N, umask=NNN, and any long flag as name=value")
 	fl.BoolVarP(&c.foreground, "foreground", "f", false, "stay in the foreground; SIGTERM/SIGINT upload pending changes, then unmount")
 	fl.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100)")
 	fl.DurationVar(&c.statTTL, "stat-ttl", time.Minute, "how long attributes and listings from OSS are trusted (content-addressed blobs: forever)")
 	fl.DurationVar(&c.negativeTTL, "negative-ttl", 5*time.Second, "how long a path missing in OSS is trusted to stay missing")
 	fl.DurationVar(&c.uploadDelay, "upload-delay", time.Second, "how long a closed file waits before its upload starts")
