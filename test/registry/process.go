@@ -1,0 +1,203 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Options configures one registry process.
+type Options struct {
+	Root     string // storage.filesystem.rootdirectory
+	ReadOnly bool   // storage.maintenance.readonly: refuse pushes
+}
+
+// Registry is a running `registry serve` child process.
+type Registry struct {
+	Addr   string // 127.0.0.1:PORT
+	Config string // path of its configuration file
+	bin    string
+	cmd    *exec.Cmd
+	log    *lockedBuffer
+	done   chan struct{}
+}
+
+// env keeps the registry from exporting traces to a collector that is not
+// there, and from picking up REGISTRY_* overrides of the caller.
+func env() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REGISTRY_") && !strings.HasPrefix(kv, "OTEL_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
+}
+
+// WriteConfig writes a registry configuration for opts into a fresh
+// temporary directory and returns its path. Upload purging is off: it runs
+// at start and would race with the tests' own view of _uploads.
+func WriteConfig(t testing.TB, opts Options, addr string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %q
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+    readonly:
+      enabled: %t
+http:
+  addr: %q
+`, opts.Root, opts.ReadOnly, addr)
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Start starts `registry serve` on a free loopback port, waits until
+// GET /v2/ answers, and stops it in t.Cleanup.
+func Start(t testing.TB, opts Options) *Registry {
+	t.Helper()
+	r := &Registry{Addr: freeAddr(t), bin: Binary(t)}
+	r.Config = WriteConfig(t, opts, r.Addr)
+	r.start(t)
+	t.Cleanup(func() { r.Stop(t) })
+	return r
+}
+
+func (r *Registry) start(t testing.TB) {
+	t.Helper()
+	r.log, r.done = &lockedBuffer{}, make(chan struct{})
+	r.cmd = exec.Command(r.bin, "serve", r.Config)
+	r.cmd.Env = env()
+	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start registry: %v", err)
+	}
+	cmd, done := r.cmd, r.done
+	go func() { cmd.Wait(); close(done) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(r.URL() + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("registry exited before serving: %v\n%s", cmd.ProcessState, tail(r.Log(), 30))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry did not answer GET /v2/ within 2 minutes (last error %v)\n%s", err, tail(r.Log(), 30))
+		}
+	}
+}
+
+// Restart stops the registry and starts it again with the same
+// configuration (the address is reused).
+func (r *Registry) Restart(t testing.TB) {
+	t.Helper()
+	r.Stop(t)
+	r.start(t)
+}
+
+// URL is the registry's base URL.
+func (r *Registry) URL() string { return "http://" + r.Addr }
+
+// Log is what the registry process printed so far.
+func (r *Registry) Log() string { return r.log.String() }
+
+// Stop ends the registry (SIGTERM, then SIGKILL) and waits for it. Calling
+// it again is harmless.
+func (r *Registry) Stop(t testing.TB) {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		r.cmd.Process.Kill()
+		<-r.done
+	}
+	if t.Failed() {
+		t.Logf("registry %s log (tail):\n%s", r.Addr, tail(r.Log(), 40))
+	}
+}
+
+// GarbageCollect runs `registry garbage-collect [flags] CONFIG` with the
+// same configuration and returns its output; a non-zero exit fails the test.
+func (r *Registry) GarbageCollect(t testing.TB, flags ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	args := append(append([]string{"garbage-collect"}, flags...), r.Config)
+	cmd := exec.CommandContext(ctx, r.bin, args...)
+	cmd.Env = env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("registry %s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 40))
+	}
+	return string(out)
+}
+
+// freeAddr picks a free loopback port. Another process could take it before
+// the registry binds it; the registry then exits and Start says so.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
