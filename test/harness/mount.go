@@ -89,20 +89,21 @@ func MountBucket(t testing.TB, srv *Server, opts MountOptions) *Mount {
 	args = append(args, m.Bucket+":"+strings.TrimSuffix(m.Prefix, "/"), m.Dir)
 	env := append(os.Environ(), "OSS_ACCESS_KEY_ID="+AccessKeyID, "OSS_ACCESS_KEY_SECRET="+AccessKeySecret)
 
-	if opts.Foreground {
-		m.startForeground(t, args, env)
-	} else {
-		m.startBackground(t, args, env)
-	}
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = 10 * time.Minute
 	}
+	// Registered first, so that a failed start is cleaned up too.
 	stop := m.Watchdog(t, timeout)
 	t.Cleanup(func() {
 		stop()
 		m.cleanup(t)
 	})
+	if opts.Foreground {
+		m.startForeground(t, args, env)
+	} else {
+		m.startBackground(t, args, env)
+	}
 	return m
 }
 
@@ -116,13 +117,13 @@ func (m *Mount) startBackground(t testing.TB, args, env []string) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		m.forceUnmount()
+		m.pid = FindDaemon(m.Dir, m.CacheDir) // a child that outlived its launcher
 		t.Fatalf("ossmount %s: %v\n%s\ndaemon log:\n%s", strings.Join(args, " "), err, out.String(), tail(m.Log(), 40))
 	}
+	m.pid = FindDaemon(m.Dir, m.CacheDir)
 	if !IsMounted(m.Dir) {
 		t.Fatalf("ossmount returned success but %s is not mounted\n%s", m.Dir, out.String())
 	}
-	m.pid = FindDaemon(m.Dir, m.CacheDir)
 	if m.pid == 0 {
 		t.Fatalf("mounted %s, but found no ossmount process serving it", m.Dir)
 	}
