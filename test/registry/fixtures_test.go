@@ -285,3 +285,18 @@ func blobPath(dgst string) string {
 	hexPart := strings.TrimPrefix(dgst, "sha256:")
 	return "docker/registry/v2/blobs/sha256/" + hexPart[:2] + "/" + hexPart + "/data"
 }
+
+// v1Image shortens map types in tests.
+type v1Image = v1.Image
+
+// staticLayers wraps the chosen byte slices as layers, in order.
+func staticLayers(data [][]byte, idx ...int) []v1.Layer {
+	out := make([]v1.Layer, len(idx))
+	for i, j := range idx {
+		out[i] = static.NewLayer(data[j], types.OCIUncompressedLayer)
+	}
+	return out
+}
+
+// v1Layer shortens signatures in tests.
+type v1Layer = v1.Layer
