@@ -55,6 +55,9 @@ type FS struct {
 
 	mu    sync.Mutex
 	files map[string]*file // GUARDED_BY(mu): staged files by path
+	// markers holds the directory markers of mkdirs not yet written: an
+	// rmdir before then cancels the marker instead of deleting it.
+	markers map[string]*writeback.Op // GUARDED_BY(mu)
 
 	applyMu sync.Mutex // serialises cache updates that read before they write
 	seq     uint64     // GUARDED_BY(mu): names staging files
@@ -76,6 +79,7 @@ func New(opt Options) (*FS, error) {
 		cache:      opt.Cache,
 		stagingDir: path.Join(opt.CacheDir, "staging"),
 		files:      map[string]*file{},
+		markers:    map[string]*writeback.Op{},
 		started:    time.Now(),
 		seq:        uint64(time.Now().UnixNano()),
 	}

@@ -2,9 +2,7 @@ package fs
 
 import (
 	"context"
-	"errors"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -149,8 +147,24 @@ func (f *FS) mkdir(ctx context.Context, dir, name string, mode uint32) (metacach
 	if _, err := f.stat(ctx, p); err == nil {
 		return metacache.Entry{}, errExist
 	}
-	if err := f.q.Add(&writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}, false, false); err != nil {
+	// The marker waits like an upload: the registry removes many of the
+	// directories it makes within moments, and then none need be written.
+	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}
+	f.mu.Lock()
+	err := f.q.Add(op, true, false)
+	if err == nil {
+		f.markers[p] = op
+	}
+	f.mu.Unlock()
+	if err != nil {
 		return metacache.Entry{}, err
+	}
+	// Nothing in OSS is under a directory that did not exist, unless a
+	// pending move is still carrying its old contents away: list it as empty.
+	if !f.q.Busy(op, f.key(p)) {
+		if err := f.cache.PutListing(p, nil); err != nil {
+			f.log.Warn("cache listing", "dir", p, "err", err)
+		}
 	}
 	return metacache.Entry{Name: name, IsDir: true, Mtime: time.Now(), Mode: mode & 0o7777}, nil
 }
@@ -195,6 +209,14 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 	}
 	if len(entries) > 0 {
 		return errNotEmpty
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if op := f.markers[p]; op != nil {
+		delete(f.markers, p)
+		if ok, err := f.q.Cancel(op); err != nil || ok {
+			return err // never written: nothing to delete
+		}
 	}
 	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p) + "/"}, false, false)
 }
@@ -289,65 +311,4 @@ func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error
 		return err
 	}
 	return nil
-}
-
-// applied updates the cache of what OSS holds once op has been carried
-// out, before the op leaves the queue, so the view never flickers.
-func (f *FS) applied(op *writeback.Op) {
-	p, ok := f.pathOf(op.Key)
-	if !ok {
-		return
-	}
-	dir, name := splitPath(p)
-	var err error
-	switch op.Kind {
-	case writeback.Put:
-		f.mu.Lock()
-		e := metacache.Entry{Name: name, Mtime: time.Now()}
-		fl := f.files[p]
-		if fl != nil && fl.staging == op.Staging {
-			e = fl.entryLocked()
-		} else if st, serr := os.Stat(op.Staging); serr == nil {
-			e.Size = st.Size()
-		}
-		f.mu.Unlock()
-		// The cache learns of the object before the staged copy may go.
-		err = f.cache.SetChild(dir, e)
-		f.mu.Lock()
-		if fl != nil && f.files[p] == fl && fl.put == op && fl.handles == 0 && fl.gen <= fl.flushedGen {
-			// Clean and closed: OSS has it now; free the staging space.
-			fl.remote, fl.put = op.Key, nil
-			f.dropLocked(fl)
-		}
-		f.mu.Unlock()
-	case writeback.Copy:
-		e := metacache.Entry{Mtime: time.Now()}
-		if sp, ok := f.pathOf(op.Src); ok {
-			if se, st := f.cache.Lookup(sp); st == metacache.Fresh || st == metacache.Stale {
-				e = se
-			}
-		}
-		e.Name = name
-		err = f.cache.SetChild(dir, e)
-	case writeback.Delete:
-		// A file and a directory marker of one name are different keys whose
-		// ops may finish in either order: forget only the kind deleted.
-		f.applyMu.Lock()
-		if e, st := f.cache.Lookup(p); st == metacache.Negative || st == metacache.Miss || e.IsDir == strings.HasSuffix(op.Key, "/") {
-			err = f.cache.RemoveChild(dir, name)
-		}
-		f.applyMu.Unlock()
-	case writeback.Marker:
-		f.applyMu.Lock()
-		err = f.cache.SetChild(dir, metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()})
-		f.applyMu.Unlock()
-	case writeback.MoveDir:
-		sp, _ := f.pathOf(op.Src)
-		sdir, sname := splitPath(sp)
-		err = errors.Join(f.cache.DeleteTree(sp), f.cache.DeleteTree(p), f.cache.RemoveChild(sdir, sname),
-			f.cache.SetChild(dir, metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}))
-	}
-	if err != nil {
-		f.log.Warn("cache update after upload", "key", op.Key, "err", err)
-	}
 }

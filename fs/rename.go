@@ -137,6 +137,11 @@ func (f *FS) renameDir(src, dst string, dstExists bool) error {
 	if err := f.q.Add(move, false, false); err != nil {
 		return err
 	}
+	for p := range f.markers {
+		if p == src || strings.HasPrefix(p, src+"/") {
+			delete(f.markers, p) // the move carries them; an rmdir now must delete
+		}
+	}
 	for p, fl := range f.files {
 		rest, ok := strings.CutPrefix(p, src+"/")
 		if !ok {

@@ -106,7 +106,7 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 	}
 	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)
-	if f.q.DirEpoch(f.dirKey(dir)) != epoch {
+	if !f.q.DirStable(f.dirKey(dir), epoch) {
 		return e, err // OSS may have answered from before a change: don't cache
 	}
 	if errors.Is(err, errNotExist) {
@@ -222,7 +222,7 @@ func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, erro
 		case isDir:
 			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: f.started}
 		case isFile:
-			if _, ok := byName[name]; !ok {
+			if e, ok := byName[name]; !ok || e.IsDir {
 				e := metacache.Entry{Name: name}
 				if kp, ok := f.pathOf(key); ok {
 					if re, err := f.remoteStat(ctx, kp); err == nil {
@@ -296,7 +296,7 @@ func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, er
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	if f.q.DirEpoch(prefix) != epoch {
+	if !f.q.DirStable(prefix, epoch) {
 		return entries, nil // OSS may have answered from before a change: don't cache
 	}
 	if err := f.cache.PutListing(p, entries); err != nil {

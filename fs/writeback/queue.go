@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,9 +49,11 @@ type Queue struct {
 	nextSeq uint64
 	running int
 	closed  bool
-	moves   atomic.Uint64      // bumped as a Copy or MoveDir starts and ends: see MoveEpoch
-	dirs    [256]atomic.Uint64 // bumped as an op on an entry of a directory (by hash) starts and ends: see DirEpoch
-	kick    chan struct{}
+	// Counts of ops started and ended, for DirEpoch and MoveEpoch: moves
+	// (Copy, MoveDir), and ops on the entries of a directory, by hash.
+	moveStarts, moveEnds atomic.Uint64
+	dirStarts, dirEnds   [256]atomic.Uint64
+	kick                 chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -397,18 +400,28 @@ func (q *Queue) startRunnableLocked() time.Duration {
 	return next
 }
 
-// MoveEpoch changes whenever a Copy or MoveDir starts or ends: a reader
-// that found an object at its old key (through a pending move) and sees the
-// epoch changed meanwhile must look again.
-func (q *Queue) MoveEpoch() uint64 { return q.moves.Load() }
-
-// DirEpoch changes whenever an op on an entry of directory dir (a key
-// prefix), or any move, starts or ends. A listing or lookup fetched from OSS
-// may be cached only if the epoch did not change meanwhile: otherwise OSS
-// may have answered from before a change the cache has already been told of.
+// DirEpoch identifies the state of directory dir (a key prefix): it
+// changes whenever an op on one of its entries, or any move, starts. A
+// listing or lookup fetched from OSS may be cached only if DirStable holds
+// afterwards: otherwise OSS may have answered from before a change the cache
+// has already been told of (or is being told of right now).
 func (q *Queue) DirEpoch(dir string) uint64 {
-	return q.dirs[dirSlot(dir)].Load() + q.moves.Load()
+	return q.dirStarts[dirSlot(dir)].Load() + q.moveStarts.Load()
 }
+
+// DirStable reports whether no op on dir's entries (and no move) started
+// since DirEpoch returned epoch, and none is still running.
+func (q *Queue) DirStable(dir string, epoch uint64) bool {
+	i := dirSlot(dir)
+	starts := q.dirStarts[i].Load() + q.moveStarts.Load()
+	ends := q.dirEnds[i].Load() + q.moveEnds.Load()
+	return starts == epoch && ends == starts
+}
+
+// MoveEpoch changes whenever a Copy or MoveDir starts: a reader that found
+// an object at its old key (through a pending move) and sees the epoch
+// changed meanwhile must look again.
+func (q *Queue) MoveEpoch() uint64 { return q.moveStarts.Load() + q.moveEnds.Load() }
 
 func dirSlot(dir string) uint8 {
 	h := uint32(2166136261)
@@ -418,18 +431,18 @@ func dirSlot(dir string) uint8 {
 	return uint8(h)
 }
 
-func (q *Queue) bump(op *Op) {
+func (q *Queue) bump(op *Op, dirs *[256]atomic.Uint64, moves *atomic.Uint64) {
 	if op.Kind == Copy || op.Kind == MoveDir {
-		q.moves.Add(1)
+		moves.Add(1)
 	}
 	for _, t := range op.touches() {
-		q.dirs[dirSlot(parentDir(t.key))].Add(1)
+		dirs[dirSlot(parentDir(t.key))].Add(1)
 	}
 }
 
 func (q *Queue) runOne(op *Op) {
-	q.bump(op)
-	defer q.bump(op)
+	q.bump(op, &q.dirStarts, &q.moveStarts)
+	defer q.bump(op, &q.dirEnds, &q.moveEnds)
 	err := q.cfg.Run(q.ctx, op)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -462,4 +475,23 @@ func (q *Queue) RecordUploadID(op *Op, id string) error {
 	defer q.mu.Unlock()
 	op.UploadID = id
 	return q.persist(op)
+}
+
+// Busy reports whether an unfinished op other than self concerns the name
+// key: the file key itself, anything under key+"/", or a move of a
+// directory holding it.
+func (q *Queue) Busy(self *Op, key string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, op := range q.ops {
+		if op == self {
+			continue
+		}
+		for _, t := range op.touches() {
+			if t.key == key || strings.HasPrefix(t.key, key+"/") || t.prefix && strings.HasPrefix(key+"/", t.key) {
+				return true
+			}
+		}
+	}
+	return false
 }

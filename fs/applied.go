@@ -1,0 +1,107 @@
+package fs
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ossmount/ossmount/fs/writeback"
+	"github.com/ossmount/ossmount/metacache"
+)
+
+// applied runs once op has been carried out in OSS, before it leaves the
+// queue (so the view never flickers): the cache of what OSS holds learns of
+// the change, and a staged file that is now clean may be dropped.
+//
+// A file and a directory of one name are different keys whose ops finish in
+// any order; while another op on the same name is still pending, the cache
+// cannot tell which of them OSS will end up holding, so it forgets the name
+// and its directory's listing rather than guess.
+func (f *FS) applied(op *writeback.Op) {
+	p, ok := f.pathOf(op.Key)
+	if !ok {
+		return
+	}
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	var errs []error
+	set := func(p string, e metacache.Entry) {
+		dir, name := splitPath(p)
+		e.Name = name
+		if f.q.Busy(op, f.key(p)) {
+			errs = append(errs, f.cache.Delete(p), f.cache.InvalidateListing(dir))
+			return
+		}
+		errs = append(errs, f.cache.SetChild(dir, e))
+	}
+	remove := func(p string, dirKind bool) {
+		dir, name := splitPath(p)
+		if f.q.Busy(op, f.key(p)) {
+			errs = append(errs, f.cache.Delete(p), f.cache.InvalidateListing(dir))
+			return
+		}
+		if e, st := f.cache.Lookup(p); (st == metacache.Fresh || st == metacache.Stale) && e.IsDir != dirKind {
+			return // the cache holds the other kind, which this op did not touch
+		}
+		errs = append(errs, f.cache.RemoveChild(dir, name))
+	}
+	switch op.Kind {
+	case writeback.Put:
+		e := f.uploaded(op, p)
+		set(p, e)
+		f.dropIfClean(op, p)
+	case writeback.Copy:
+		e := metacache.Entry{Mtime: time.Now()}
+		if sp, ok := f.pathOf(op.Src); ok {
+			if se, st := f.cache.Lookup(sp); st == metacache.Fresh || st == metacache.Stale {
+				e = se
+			}
+		}
+		set(p, e)
+	case writeback.Delete:
+		remove(p, strings.HasSuffix(op.Key, "/"))
+	case writeback.Marker:
+		f.mu.Lock()
+		if f.markers[p] == op {
+			delete(f.markers, p)
+		}
+		f.mu.Unlock()
+		set(p, metacache.Entry{IsDir: true, Mtime: time.Now()})
+	case writeback.MoveDir:
+		sp, _ := f.pathOf(op.Src)
+		errs = append(errs, f.cache.DeleteTree(sp), f.cache.DeleteTree(p))
+		remove(sp, true)
+		set(p, metacache.Entry{IsDir: true, Mtime: time.Now()})
+	}
+	for _, err := range errs {
+		if err != nil {
+			f.log.Warn("cache update after an OSS change", "op", op.Kind, "key", op.Key, "err", err)
+			return
+		}
+	}
+}
+
+// uploaded is the entry of the object a Put just wrote.
+func (f *FS) uploaded(op *writeback.Op, p string) metacache.Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl := f.files[p]; fl != nil && fl.staging == op.Staging {
+		return fl.entryLocked()
+	}
+	e := metacache.Entry{Mtime: time.Now()}
+	if st, err := os.Stat(op.Staging); err == nil {
+		e.Size = st.Size()
+	}
+	return e
+}
+
+// dropIfClean frees the staging file of p once OSS holds its bytes and no
+// one has it open.
+func (f *FS) dropIfClean(op *writeback.Op, p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl := f.files[p]; fl != nil && fl.put == op && fl.handles == 0 && fl.gen <= fl.flushedGen {
+		fl.remote, fl.put = op.Key, nil
+		f.dropLocked(fl)
+	}
+}
