@@ -72,6 +72,10 @@ func mountCommand(args []string) error {
 		return err
 	}
 	if !cfg.foreground && os.Getenv(readyEnv) == "" {
+		// Refuse a bad mountpoint before leaving anything behind (log, cache dir).
+		if err := checkMountpoint(cfg.mountpoint, cfg.cacheDir); err != nil {
+			return err
+		}
 		return daemonize(cfg)
 	}
 	return runMount(cfg)
@@ -144,11 +148,11 @@ func runMount(cfg *mountConfig) (err error) {
 	if cfg.secretFromFlag {
 		log.Warn("the access key secret was given on the command line, where other users can see it; prefer OSS_ACCESS_KEY_SECRET or --credentials-file")
 	}
-	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
-		return fmt.Errorf("cache dir %s: %w", cfg.cacheDir, err)
-	}
 	if err := checkMountpoint(cfg.mountpoint, cfg.cacheDir); err != nil {
 		return err
+	}
+	if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
+		return fmt.Errorf("cache dir %s: %w", cfg.cacheDir, err)
 	}
 
 	if cfg.oss.Endpoint == "" {
@@ -305,6 +309,9 @@ func describeCheckError(cfg *mountConfig, err error) error {
 // checkMountpoint refuses a mountpoint that is missing, not a directory,
 // not empty, already a mount, or holding the cache directory.
 func checkMountpoint(mp, cacheDir string) error {
+	if rel, err := filepath.Rel(mp, cacheDir); err == nil && !strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cache dir %s is inside the mountpoint %s", cacheDir, mp)
+	}
 	st, err := os.Stat(mp)
 	if err != nil {
 		return fmt.Errorf("mountpoint %s: %w", mp, err)
@@ -321,9 +328,6 @@ func checkMountpoint(mp, cacheDir string) error {
 	}
 	if len(entries) > 0 {
 		return fmt.Errorf("mountpoint %s is not empty", mp)
-	}
-	if rel, err := filepath.Rel(mp, cacheDir); err == nil && !strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("cache dir %s is inside the mountpoint %s", cacheDir, mp)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -133,8 +134,20 @@ func (f *FS) commit(fl *file) (*writeback.Op, error) {
 		return fl.put, nil
 	}
 	if fl.put != nil && f.q.Pending(fl.put) {
-		fl.flushedGen = gen // the queued upload will read these bytes
-		return fl.put, nil
+		meta := fl.metaLocked()
+		if maps.Equal(meta, fl.put.Meta) {
+			fl.flushedGen = gen // the queued upload will read these bytes
+			return fl.put, nil
+		}
+		// Attributes changed: the upload must carry the new ones.
+		next := &writeback.Op{Kind: writeback.Put, Key: fl.put.Key, Staging: fl.staging, Meta: meta, Rename: fl.put.Rename}
+		if ok, err := f.q.Replace(fl.put, next, true); err != nil {
+			return nil, err
+		} else if ok {
+			fl.put = next
+			fl.flushedGen = gen
+			return next, nil
+		}
 	}
 	f.settleLocked(fl)
 	op := &writeback.Op{Kind: writeback.Put, Key: f.key(fl.path), Staging: fl.staging, Meta: fl.metaLocked()}

@@ -32,6 +32,7 @@ var (
 	_ gofs.NodeRenamer   = (*node)(nil)
 	_ gofs.NodeFsyncer   = (*node)(nil)
 	_ gofs.NodeStatfser  = (*node)(nil)
+	_ gofs.NodeAllocater = (*node)(nil)
 )
 
 // Root returns the root node to mount.
@@ -101,9 +102,12 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	if h, ok := fh.(*handle); ok && h.fl != nil {
 		n.fsys.mu.Lock()
-		e := h.fl.entryLocked()
+		e, unlinked := h.fl.entryLocked(), h.fl.unlinked
 		n.fsys.mu.Unlock()
 		n.fsys.fillAttr(e, &out.Attr)
+		if unlinked {
+			out.Nlink = 0 // open, but no longer in the tree
+		}
 		out.SetTimeout(entryTimeout)
 		return 0
 	}
@@ -195,6 +199,14 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	n.fsys.fillAttr(e, &out.Attr)
 	out.SetTimeout(entryTimeout)
 	return 0
+}
+
+func (n *node) Allocate(ctx context.Context, fh gofs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	h, ok := fh.(*handle)
+	if !ok || !h.write {
+		return syscall.EBADF
+	}
+	return n.fsys.errno("fallocate", n.fsys.allocate(h.fl, int64(off), int64(size), mode))
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/ossmount/ossmount/fs/writeback"
 	"github.com/ossmount/ossmount/metacache"
@@ -63,6 +64,18 @@ func (f *FS) open(ctx context.Context, p string, flags int) (*handle, bool, erro
 		}
 	}
 	return &handle{fsys: f, fl: fl, write: write}, false, nil
+}
+
+// allocate reserves staging space, so that a later write cannot fail for
+// want of local disk.
+func (f *FS) allocate(fl *file, off, size int64, mode uint32) error {
+	if err := unix.Fallocate(int(fl.fd.Fd()), mode, off, size); err != nil {
+		return err
+	}
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
+		f.wrote(fl, off+size)
+	}
+	return nil
 }
 
 // wrote records a write that ended at end.
@@ -274,6 +287,28 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 		return e, nil
 	}
 	f.mu.Unlock()
+	if e, err := f.stat(ctx, p); err != nil {
+		return e, err
+	} else if e.IsDir {
+		// Directories keep their attributes in the cache only: a directory
+		// may be nothing but a prefix, with no object to hold metadata.
+		if hasMode {
+			e.Mode = mode & 0o7777
+		}
+		if hasUID || hasGID {
+			e.UID, e.GID, e.HasOwner = f.opt.UID, f.opt.GID, true
+			if hasUID {
+				e.UID = uid
+			}
+			if hasGID {
+				e.GID = gid
+			}
+		}
+		if hasMtime {
+			e.Mtime = mtime
+		}
+		return e, f.cache.Put(p, e)
+	}
 	// Only in OSS: stage it, so the attributes travel with its bytes.
 	h, _, err := f.open(ctx, p, os.O_RDWR)
 	if err != nil {

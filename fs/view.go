@@ -90,6 +90,9 @@ const maxMoveRetries = 10
 
 // remoteStat returns what OSS holds at path p, from the cache when fresh.
 func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) {
+	if len(f.key(p)) > maxKeyLen {
+		return metacache.Entry{}, errNotExist // OSS cannot hold it, nor list with it
+	}
 	switch e, st := f.cache.Lookup(p); st {
 	case metacache.Fresh:
 		return e, nil
@@ -255,6 +258,9 @@ func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, erro
 
 // remoteListing returns OSS's entries of directory p, from the cache when fresh.
 func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, error) {
+	if len(f.dirKey(p)) > maxKeyLen {
+		return nil, nil
+	}
 	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
 		return entries, nil
 	}
