@@ -39,6 +39,7 @@ func TestKillAfterPush(t *testing.T) {
 	pushImage(t, e.reg, "crash/app:c", imgC)
 	pushImage(t, e.reg, "crash/app:v1", imgC) // retag, the last push
 
+	e.reg.NoErrors(t)
 	e.m.Kill(t)
 	e.reg.Stop(t)
 
@@ -57,4 +58,5 @@ func TestKillAfterPush(t *testing.T) {
 	if !bytes.Equal(got, single) {
 		t.Fatalf("blob pushed alone: %d bytes %s, want %d bytes %s", len(got), Digest(got), len(single), Digest(single))
 	}
+	reg2.NoErrors(t)
 }

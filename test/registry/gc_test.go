@@ -28,6 +28,7 @@ func TestGarbageCollect(t *testing.T) {
 	if err := e.c.DeleteManifest("gc/app", digestOf(t, imgA)); err != nil {
 		t.Fatalf("delete manifest A: %v", err)
 	}
+	e.reg.NoErrors(t)
 	// GC is not safe while the registry serves pushes (upstream's rule).
 	e.reg.Stop(t)
 	out := e.reg.GarbageCollect(t)
@@ -56,6 +57,7 @@ func TestGarbageCollect(t *testing.T) {
 	}
 
 	// Unmounting waits for the deletes to reach OSS; then ask the bucket.
+	e.reg.NoErrors(t)
 	e.reg.Stop(t)
 	e.m.Unmount(t)
 	keys := e.b.Keys(t, e.m.Prefix)

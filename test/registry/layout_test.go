@@ -110,6 +110,7 @@ func TestKeyLayout(t *testing.T) {
 	want.revision("lay/multi", digestOf(t, idx))
 	want.tag("lay/multi", "latest", digestOf(t, idx))
 
+	e.reg.NoErrors(t)
 	e.reg.Stop(t)
 	e.m.Unmount(t) // waits for everything pending to reach OSS
 	keys := e.b.Keys(t, e.m.Prefix)

@@ -129,6 +129,27 @@ func (r *Registry) URL() string { return "http://" + r.Addr }
 // Log is what the registry process printed so far.
 func (r *Registry) Log() string { return r.log.String() }
 
+// Errors returns the lines the registry logged at level error (or
+// panic/fatal) so far: a push can succeed while the registry fails to clean
+// up behind it, and only the log says so.
+func (r *Registry) Errors() []string {
+	var out []string
+	for _, line := range strings.Split(r.Log(), "\n") {
+		if strings.Contains(line, "level=error") || strings.Contains(line, "level=panic") || strings.Contains(line, "level=fatal") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// NoErrors fails the test if the registry logged errors.
+func (r *Registry) NoErrors(t testing.TB) {
+	t.Helper()
+	if errs := r.Errors(); len(errs) > 0 {
+		t.Errorf("registry %s logged %d errors, e.g.:\n%s", r.Addr, len(errs), strings.Join(errs[:min(len(errs), 5)], "\n"))
+	}
+}
+
 // Stop ends the registry (SIGTERM, then SIGKILL) and waits for it. Calling
 // it again is harmless.
 func (r *Registry) Stop(t testing.TB) {

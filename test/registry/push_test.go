@@ -168,6 +168,8 @@ func TestPushPull(t *testing.T) {
 		}
 	}
 
+	e.reg.NoErrors(t)
+
 	// Range GETs, across the mount's 8 MiB part boundaries and at the ends.
 	ranges := []struct {
 		blob       int
@@ -196,6 +198,7 @@ func TestPushPull(t *testing.T) {
 			t.Errorf("blob %s %s: Content-Range %q, want %q", cases[r.blob].name, r.header, cr, wantCR)
 		}
 	}
+	e.reg.NoErrors(t)
 }
 
 func ratio(a, b int64) float64 {

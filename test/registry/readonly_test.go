@@ -41,6 +41,9 @@ func TestReadOnlySecondMount(t *testing.T) {
 	t.Logf("the second mount served the retagged v1 %v after the push returned", took.Round(10*time.Millisecond))
 	verifyImage(t, reader, "ro/app@"+digestOf(t, img1), img1)
 
+	e.reg.NoErrors(t)
+	reader.NoErrors(t)
+
 	// The second mount refuses writes.
 	err := os.WriteFile(ro.Path("should-not-exist"), []byte("x"), 0o644)
 	if !errors.Is(err, syscall.EROFS) {
