@@ -107,7 +107,7 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 	if f.opt.ReadOnly {
 		return nil, metacache.Entry{}, errReadOnly
 	}
-	if err := f.checkName(dir, name); err != nil {
+	if err := f.checkName(dir, name, false); err != nil {
 		return nil, metacache.Entry{}, err
 	}
 	p := joinPath(dir, name)
@@ -153,7 +153,7 @@ func (f *FS) mkdir(ctx context.Context, dir, name string, mode uint32) (metacach
 	if f.opt.ReadOnly {
 		return metacache.Entry{}, errReadOnly
 	}
-	if err := f.checkName(dir, name); err != nil {
+	if err := f.checkName(dir, name, true); err != nil {
 		return metacache.Entry{}, err
 	}
 	p := joinPath(dir, name)

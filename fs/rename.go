@@ -22,15 +22,15 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 	if flags&renameExchange != 0 {
 		return errInvalid
 	}
-	if err := f.checkName(dstDir, dstName); err != nil {
-		return err
-	}
 	dst := joinPath(dstDir, dstName)
 	if src == dst {
 		return nil
 	}
 	se, err := f.stat(ctx, src)
 	if err != nil {
+		return err
+	}
+	if err := f.checkName(dstDir, dstName, se.IsDir); err != nil {
 		return err
 	}
 	de, derr := f.stat(ctx, dst)

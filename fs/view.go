@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,14 +28,19 @@ var (
 // maxKeyLen is OSS's limit on an object key, in bytes.
 const maxKeyLen = 1023
 
-// checkName refuses a new name that POSIX or OSS cannot hold.
-func (f *FS) checkName(dir, name string) error {
+// checkName refuses a new name that POSIX or OSS cannot hold. A
+// directory needs room for its marker's trailing slash.
+func (f *FS) checkName(dir, name string, isDir bool) error {
+	keyLen := len(f.dirKey(dir) + name)
+	if isDir {
+		keyLen++
+	}
 	switch {
 	case len(name) > 255:
 		return errNameTooLong
 	case name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00"):
 		return errInvalid
-	case len(f.dirKey(dir)+name)+1 > maxKeyLen: // +1: room for a directory marker's slash
+	case keyLen > maxKeyLen:
 		return errNameTooLong
 	}
 	return nil
@@ -66,6 +72,9 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 		case absent:
 			return metacache.Entry{}, errNotExist
 		case isDir:
+			if e, st := f.cache.Lookup(p); (st == metacache.Fresh || st == metacache.Stale) && e.IsDir {
+				return e, nil // attributes set by chmod and the like
+			}
 			return metacache.Entry{Name: name, IsDir: true, Mtime: f.started}, nil
 		}
 		rp, ok := f.pathOf(key)
@@ -169,10 +178,32 @@ func (f *FS) fetchEntry(ctx context.Context, p string) (metacache.Entry, error) 
 		}
 		token = page.NextToken
 	}
-	if file != nil {
-		return *file, nil
+	if file == nil {
+		return metacache.Entry{}, errNotExist
 	}
-	return metacache.Entry{}, errNotExist
+	if !metacache.IsImmutable(p) {
+		// A listing has no user metadata: ask for the modes, owner and
+		// mtime chmod, chown and utimes left (blobs never have any).
+		if o, err := f.client.Head(ctx, key); err == nil {
+			applyMeta(file, o.Meta)
+		}
+	}
+	return *file, nil
+}
+
+// applyMeta reads the attributes an upload stored in x-oss-meta-*.
+func applyMeta(e *metacache.Entry, meta map[string]string) {
+	if v, err := strconv.ParseUint(meta["mode"], 8, 32); err == nil {
+		e.Mode = uint32(v)
+	}
+	uid, uerr := strconv.ParseUint(meta["uid"], 10, 32)
+	gid, gerr := strconv.ParseUint(meta["gid"], 10, 32)
+	if uerr == nil && gerr == nil {
+		e.UID, e.GID, e.HasOwner = uint32(uid), uint32(gid), true
+	}
+	if v, err := strconv.ParseInt(meta["mtime"], 10, 64); err == nil {
+		e.Mtime = time.Unix(0, v)
+	}
 }
 
 func objectEntry(name string, o ossio.Object) metacache.Entry {
