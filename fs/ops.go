@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"time"
 
@@ -223,6 +224,19 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 	if len(entries) > 0 {
 		return errNotEmpty
 	}
+	if err := f.removeDir(p); err != nil {
+		return err
+	}
+	// OSS may list the directory only as the common prefix of objects whose
+	// deletes are queued (it never had a marker, or the marker is never
+	// written): once they run, it is gone, and no op will tell the cache.
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	dir, name := splitPath(p)
+	return errors.Join(f.cache.DeleteTree(p), f.cache.RemoveChild(dir, name))
+}
+
+func (f *FS) removeDir(p string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if op := f.markers[p]; op != nil {
