@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/prometheus/client_golang/prometheus"
@@ -182,7 +183,7 @@ func runMount(cfg *mountConfig) (err error) {
 
 	fsys, err := fs.New(fs.Options{
 		Client: client, Cache: cache, Prefix: cfg.prefix, CacheDir: cfg.cacheDir,
-		UploadDelay: cfg.uploadDelay, FsyncRemote: cfg.fsyncRemote,
+		UploadDelay: cfg.uploadDelay, FsyncRemote: cfg.fsyncRemote, StatTTL: cfg.statTTL, CacheSize: cfg.cacheSize,
 		UID: cfg.uid, GID: cfg.gid, Umask: cfg.umask, ReadOnly: cfg.readOnly, Logger: log,
 	})
 	if err != nil {
@@ -370,6 +371,7 @@ type mountConfig struct {
 	statTTL, negativeTTL       time.Duration
 	uploadDelay, flushTimeout  time.Duration
 	fsyncRemote                bool
+	cacheSize                  int64
 	uid, gid, umask            uint32
 	readOnly, allowOther       bool
 	childArgs                  []string // the command line for a background child
@@ -419,7 +421,7 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 		return ""
 	}
 	var opts []string
-	var secret, credFile, fsyncMode string
+	var secret, credFile, fsyncMode, cacheSize string
 	fl.StringVar(&c.oss.Endpoint, "endpoint", env("OSS_ENDPOINT"), "OSS endpoint URL (env OSS_ENDPOINT); empty: the embedded server")
 	fl.StringVar(&c.oss.Region, "region", env("OSS_REGION"), "OSS region such as cn-hangzhou; set, requests use signature V4 (env OSS_REGION)")
 	fl.StringVar(&c.oss.AccessKeyID, "access-key-id", env("OSS_ACCESS_KEY_ID", "OSS_KEY"), "access key id (env OSS_ACCESS_KEY_ID, OSS_KEY)")
@@ -437,6 +439,7 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	fl.DurationVar(&c.negativeTTL, "negative-ttl", 5*time.Second, "how long a path missing in OSS is trusted to stay missing")
 	fl.DurationVar(&c.uploadDelay, "upload-delay", time.Second, "how long a closed file waits before its upload starts")
 	fl.DurationVar(&c.flushTimeout, "flush-timeout", 5*time.Minute, "how long unmount and SIGTERM wait for pending uploads; the rest stays journaled")
+	fl.StringVar(&cacheSize, "cache-size", "1GiB", "local disk for copies of files already in OSS, kept for reads and appends (least recently used out first)")
 	fl.StringVar(&fsyncMode, "fsync", "local", "local: fsync returns once data and journal are on local disk; remote: also once in OSS")
 	fl.Int64Var(&c.oss.PartSize, "part-size", 8<<20, "multipart part size in bytes")
 	fl.IntVar(&c.oss.Concurrency, "concurrency", 8, "parallel parts per transfer")
@@ -483,6 +486,11 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 		}
 	}
 	c.uid, c.gid, c.umask = uid, gid, umask
+	size, err := humanize.ParseBytes(cacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("--cache-size: %w", err)
+	}
+	c.cacheSize = int64(size)
 	switch fsyncMode {
 	case "local":
 	case "remote":
@@ -522,7 +530,6 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	if !validBucketName(c.bucket) {
 		return nil, fmt.Errorf("bad bucket name %q: 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-'", c.bucket)
 	}
-	var err error
 	if c.mountpoint, err = filepath.Abs(pos[1]); err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (f *FS) applied(op *writeback.Op) {
 	case writeback.Put:
 		e := f.uploaded(op, p)
 		set(p, e)
-		f.dropIfClean(op, p)
+		f.keepIfClean(op, p)
 	case writeback.Copy:
 		e := metacache.Entry{Mtime: time.Now()}
 		if sp, ok := f.pathOf(op.Src); ok {
@@ -95,13 +95,13 @@ func (f *FS) uploaded(op *writeback.Op, p string) metacache.Entry {
 	return e
 }
 
-// dropIfClean frees the staging file of p once OSS holds its bytes and no
-// one has it open.
-func (f *FS) dropIfClean(op *writeback.Op, p string) {
+// keepIfClean puts p's staged file on the clean list once OSS holds
+// exactly its bytes.
+func (f *FS) keepIfClean(op *writeback.Op, p string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.files[p]; fl != nil && fl.put == op && fl.handles == 0 && fl.gen <= fl.flushedGen {
+	if fl := f.files[p]; fl != nil && fl.put == op && fl.writers == 0 && fl.gen <= fl.flushedGen {
 		fl.remote, fl.put = op.Key, nil
-		f.dropLocked(fl)
+		f.markCleanLocked(fl)
 	}
 }

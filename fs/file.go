@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"maps"
@@ -34,7 +35,11 @@ type file struct {
 	unlinked   bool   // removed from the tree; open handles may still use it
 
 	put    *writeback.Op // latest upload queued; may have started or finished
-	remote string        // key where OSS holds (or an earlier queued op puts) a version, put aside
+	remote string        // key where OSS holds (or an earlier queued op puts) an earlier version
+
+	cleanElem *list.Element // on FS.clean while OSS holds exactly these bytes
+	cleanAt   time.Time
+	cleanSize int64
 }
 
 func (fl *file) entryLocked() metacache.Entry {
@@ -157,19 +162,6 @@ func (f *FS) commit(fl *file) (*writeback.Op, error) {
 	fl.put = op
 	fl.flushedGen = gen
 	return op, nil
-}
-
-// dropLocked forgets a staged file that is no longer in the tree or no
-// longer needed; its staging file goes once no handle uses it.
-func (f *FS) dropLocked(fl *file) {
-	if f.files[fl.path] == fl {
-		delete(f.files, fl.path)
-	}
-	fl.unlinked = true
-	if fl.handles == 0 {
-		fl.fd.Close()
-		os.Remove(fl.staging)
-	}
 }
 
 // restore rebuilds staged files from uploads a previous run journaled.

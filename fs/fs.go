@@ -14,6 +14,7 @@
 package fs
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"log/slog"
@@ -35,7 +36,9 @@ type Options struct {
 	Prefix      string // key prefix of the mount: "" or "a/b/"
 	CacheDir    string // staging files live in CacheDir/staging
 	UploadDelay time.Duration
-	FsyncRemote bool // fsync of a file also waits for its upload
+	StatTTL     time.Duration // how long a clean staged copy may stand for the object
+	CacheSize   int64         // bytes of clean staged copies kept
+	FsyncRemote bool          // fsync of a file also waits for its upload
 	UID, GID    uint32
 	Umask       uint32
 	ReadOnly    bool
@@ -58,6 +61,10 @@ type FS struct {
 	// markers holds the directory markers of mkdirs not yet written: an
 	// rmdir before then cancels the marker instead of deleting it.
 	markers map[string]*writeback.Op // GUARDED_BY(mu)
+	// clean lists staged files whose bytes OSS holds, most recently used
+	// first (see clean.go).
+	clean      list.List // GUARDED_BY(mu)
+	cleanBytes int64     // GUARDED_BY(mu)
 
 	applyMu sync.Mutex // serialises cache updates that read before they write
 	seq     uint64     // GUARDED_BY(mu): names staging files

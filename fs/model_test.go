@@ -43,12 +43,13 @@ func newTestEnv(t testing.TB) *testEnv {
 
 // newFS builds a filesystem over prefix with its own cache dir; close it
 // with the returned function.
-func (e *testEnv) newFS(t testing.TB, prefix, cacheDir string, delay time.Duration) (*FS, func()) {
+func (e *testEnv) newFS(t testing.TB, prefix, cacheDir string, delay time.Duration, cacheSize int64) (*FS, func()) {
 	cache, err := metacache.Open(filepath.Join(cacheDir, "meta"), metacache.Options{StatTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(Options{Client: e.client, Cache: cache, Prefix: prefix, CacheDir: cacheDir, UploadDelay: delay, Workers: 4, Umask: 0o022})
+	f, err := New(Options{Client: e.client, Cache: cache, Prefix: prefix, CacheDir: cacheDir, UploadDelay: delay, Workers: 4, Umask: 0o022,
+		StatTTL: time.Hour, CacheSize: cacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,8 @@ func TestModel(t *testing.T) {
 		round++
 		prefix := "m" + strings.Repeat("x", round%3) + "/" + time.Now().Format("150405.000000") + "/"
 		delay := rapid.SampledFrom([]time.Duration{0, 20 * time.Millisecond, time.Hour}).Draw(rt, "delay")
-		f, closeFS := env.newFS(t, prefix, t.TempDir(), delay)
+		cacheSize := rapid.SampledFrom([]int64{0, 40, 1 << 20}).Draw(rt, "cacheSize")
+		f, closeFS := env.newFS(t, prefix, t.TempDir(), delay, cacheSize)
 		m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
 		ctx := context.Background()
 		var hist []string // what was done, for a failure report even when timing made it flaky
@@ -395,7 +397,7 @@ func TestModel(t *testing.T) {
 		closeFS()
 		note("flush; check the bucket")
 		checkBucket(check, env.client, prefix, m)
-		fresh, closeFresh := env.newFS(t, prefix, t.TempDir(), 0)
+		fresh, closeFresh := env.newFS(t, prefix, t.TempDir(), 0, 0)
 		defer closeFresh()
 		note("fresh mount")
 		checkTree(check, fresh, m)

@@ -22,33 +22,48 @@ func (f *FS) open(ctx context.Context, p string, flags int) (*handle, bool, erro
 		return nil, false, errReadOnly
 	}
 	trunc := flags&os.O_TRUNC != 0
-	f.mu.Lock()
-	fl := f.files[p]
-	f.mu.Unlock()
-	if fl == nil {
-		e, err := f.stat(ctx, p)
-		if err != nil {
-			return nil, false, err
-		}
-		if e.IsDir {
-			return nil, false, errIsDir
-		}
-		if !write {
-			rr := newRemoteReader(f, p, e.Size)
-			return &handle{fsys: f, rr: rr}, metacache.IsImmutable(p), nil
-		}
-		staged, err := f.stage(ctx, p, !trunc && e.Size > 0, true, e)
-		if err != nil {
-			return nil, false, err
-		}
+	for {
 		f.mu.Lock()
-		fl = f.installLocked(staged)
+		fl := f.stagedLocked(p)
 		f.mu.Unlock()
+		if fl == nil {
+			e, err := f.stat(ctx, p)
+			if err != nil {
+				return nil, false, err
+			}
+			if e.IsDir {
+				return nil, false, errIsDir
+			}
+			if !write {
+				rr := newRemoteReader(f, p, e.Size)
+				return &handle{fsys: f, rr: rr}, metacache.IsImmutable(p), nil
+			}
+			staged, err := f.stage(ctx, p, !trunc && e.Size > 0, true, e)
+			if err != nil {
+				return nil, false, err
+			}
+			f.mu.Lock()
+			fl = f.installLocked(staged)
+			f.mu.Unlock()
+		}
+		h, err := f.openStaged(fl, write, trunc)
+		if h != nil || err != nil {
+			return h, false, err
+		}
+		// Evicted or removed meanwhile: look again.
 	}
+}
+
+// openStaged opens a handle on a staged file, unless it left the tree.
+func (f *FS) openStaged(fl *file, write, trunc bool) (*handle, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if fl.unlinked {
+		return nil, nil
+	}
 	fl.handles++
 	if write {
+		f.unmarkCleanLocked(fl) // it may change now
 		fl.writers++
 		if fl.put != nil && f.q.Pending(fl.put) {
 			f.q.Hold(fl.put) // a reopen for writing postpones the upload
@@ -57,14 +72,14 @@ func (f *FS) open(ctx context.Context, p string, flags int) (*handle, bool, erro
 			if err := fl.fd.Truncate(0); err != nil {
 				fl.handles--
 				fl.writers--
-				return nil, false, err
+				return nil, err
 			}
 			fl.size = 0
 			fl.gen++
 			fl.mtime = time.Now()
 		}
 	}
-	return &handle{fsys: f, fl: fl, write: write}, false, nil
+	return &handle{fsys: f, fl: fl, write: write}, nil
 }
 
 // allocate reserves staging space, so that a later write cannot fail for

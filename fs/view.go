@@ -58,7 +58,7 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 		return metacache.Entry{IsDir: true}, nil
 	}
 	f.mu.Lock()
-	if fl := f.files[p]; fl != nil {
+	if fl := f.stagedLocked(p); fl != nil {
 		e := fl.entryLocked()
 		f.mu.Unlock()
 		return e, nil
@@ -273,9 +273,11 @@ func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, erro
 	if p != "" {
 		prefix = p + "/"
 	}
-	for fp, fl := range f.files {
+	for fp := range f.files {
 		if rest, ok := strings.CutPrefix(fp, prefix); ok && !strings.Contains(rest, "/") && (p != "" || fp != "") {
-			byName[rest] = fl.entryLocked()
+			if fl := f.stagedLocked(fp); fl != nil {
+				byName[rest] = fl.entryLocked()
+			}
 		}
 	}
 	f.mu.Unlock()
