@@ -535,7 +535,11 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	}
 	c.oss.Bucket = c.bucket
 	if c.cacheDir == "" {
-		c.cacheDir = filepath.Join("/var/cache/ossmount", c.bucket+strings.ReplaceAll(strings.TrimSuffix("-"+c.prefix, "-"), "/", "_"))
+		name := c.bucket
+		if p := strings.TrimSuffix(c.prefix, "/"); p != "" {
+			name += "-" + strings.ReplaceAll(p, "/", "_")
+		}
+		c.cacheDir = filepath.Join("/var/cache/ossmount", name)
 	}
 	if c.cacheDir, err = filepath.Abs(c.cacheDir); err != nil {
 		return nil, err
