@@ -23,7 +23,8 @@ const (
 // move not yet carried out still has its objects under the old name, and a
 // pending copy's target still reads from its source.
 func overlay(ops []*writeback.Op, key string) (presence, string) {
-	fileGone := false // a newer op deletes the file key; a directory of that name may still be
+	fileGone := false        // a newer op deletes the file key; a directory of that name may still be
+	var gone map[string]bool // keys newer ops delete: creating them does not make a directory
 	for i := len(ops) - 1; i >= 0; i-- {
 		op := ops[i]
 		dirKey := key + "/"
@@ -35,7 +36,7 @@ func overlay(ops []*writeback.Op, key string) (presence, string) {
 		case writeback.Copy:
 			if op.Key == key && !fileGone {
 				// The target will hold what the source holds at that point.
-				if p, k := overlay(ops[:i], op.Src); p == absent {
+				if p, k := overlay(ops[:i], op.Src); p == absent || p == noFile {
 					return absent, k
 				} else {
 					return isFile, k
@@ -48,6 +49,10 @@ func overlay(ops []*writeback.Op, key string) (presence, string) {
 			if op.Key == key {
 				fileGone = true
 			}
+			if gone == nil {
+				gone = map[string]bool{}
+			}
+			gone[op.Key] = true
 		case writeback.Marker:
 			if op.Key == dirKey {
 				return isDir, key
@@ -63,7 +68,7 @@ func overlay(ops []*writeback.Op, key string) (presence, string) {
 				continue
 			}
 		}
-		if op.Kind != writeback.Delete && op.Kind != writeback.SetMeta && strings.HasPrefix(op.Key, dirKey) {
+		if op.Kind != writeback.Delete && op.Kind != writeback.SetMeta && strings.HasPrefix(op.Key, dirKey) && !gone[op.Key] {
 			return isDir, key // something is being created inside it
 		}
 	}
