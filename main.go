@@ -486,6 +486,8 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 		}
 	}
 	c.uid, c.gid, c.umask = uid, gid, umask
+	// A missing path must not stay missing longer than anything else stays cached.
+	c.negativeTTL = min(c.negativeTTL, c.statTTL)
 	size, err := humanize.ParseBytes(cacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("--cache-size: %w", err)

@@ -100,6 +100,10 @@ func New(opt Options) (*FS, error) {
 		Workers: opt.Workers,
 		Logger:  opt.Logger,
 		Run: func(ctx context.Context, op *writeback.Op) error {
+			if !f.markerNeeded(ctx, op) {
+				f.applied(op)
+				return nil
+			}
 			if err := exec.Run(ctx, op); err != nil {
 				return err
 			}

@@ -210,8 +210,13 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 		return errIsDir
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.removeFileLocked(p, true)
+	err = f.removeFileLocked(p, true)
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	dir, _ := splitPath(p)
+	return f.keepDir(ctx, dir)
 }
 
 // removeFileLocked takes file p out of the tree; deleteRemote is false when
@@ -246,9 +251,13 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 	// deletes are queued (it never had a marker, or the marker is never
 	// written): once they run, it is gone, and no op will tell the cache.
 	f.applyMu.Lock()
-	defer f.applyMu.Unlock()
 	dir, name := splitPath(p)
-	return errors.Join(f.cache.DeleteTree(p), f.cache.RemoveChild(dir, name))
+	err = errors.Join(f.cache.DeleteTree(p), f.cache.RemoveChild(dir, name))
+	f.applyMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return f.keepDir(ctx, dir)
 }
 
 func (f *FS) removeDir(p string) error {

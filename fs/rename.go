@@ -38,6 +38,7 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 	if dstExists && flags&renameNoReplace != 0 {
 		return errExist
 	}
+	srcDir, _ := splitPath(src)
 	if se.IsDir {
 		if strings.HasPrefix(dst+"/", src+"/") {
 			return errInvalid
@@ -54,12 +55,18 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 				return errNotEmpty
 			}
 		}
-		return f.renameDir(src, dst, dstExists)
+		if err := f.renameDir(src, dst, dstExists); err != nil {
+			return err
+		}
+		return f.keepDir(ctx, srcDir)
 	}
 	if dstExists && de.IsDir {
 		return errIsDir
 	}
-	return f.renameFile(src, dst, dstExists)
+	if err := f.renameFile(src, dst, dstExists); err != nil {
+		return err
+	}
+	return f.keepDir(ctx, srcDir)
 }
 
 func (f *FS) renameFile(src, dst string, dstExists bool) error {
