@@ -194,11 +194,15 @@ func TestSemantics(t *testing.T) {
 			}
 			e.wantNoObject(t, "f")
 		}},
-		{name: "mkdir writes a marker", run: func(t *testing.T, e *env) {
+		{name: "an empty directory keeps a marker", run: func(t *testing.T, e *env) {
+			// mkdir -p d/e: d holds e, so only e needs a marker.
 			mustMkdirAll(t, e.m.Path("d", "e"))
 			harness.FsyncDir(t, e.m.Dir)
 			harness.FsyncDir(t, e.m.Path("d"))
-			for _, k := range []string{"d/", "d/e/"} {
+			if _, ok := e.b.Get(t, e.m.Key("d/")); ok {
+				t.Errorf("marker for the non-empty directory d; keys: %q", e.b.Keys(t, e.m.Prefix))
+			}
+			for _, k := range []string{"d/e/"} {
 				data, ok := e.b.Get(t, e.m.Key(k))
 				if !ok {
 					t.Fatalf("no marker %q; keys: %q", e.m.Key(k), e.b.Keys(t, e.m.Prefix))
@@ -207,6 +211,23 @@ func TestSemantics(t *testing.T) {
 					t.Errorf("marker %q holds %d bytes, want 0", k, len(data))
 				}
 			}
+			// Emptied by an rmdir, d gets its marker then, so it survives in OSS.
+			mustMkdirAll(t, e.m.Path("d", "x"))
+			if err := os.Remove(e.m.Path("d", "x")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(e.m.Path("d", "e"), e.m.Path("e2")); err != nil {
+				t.Fatal(err)
+			}
+			harness.FsyncDir(t, e.m.Dir)
+			harness.FsyncDir(t, e.m.Path("d"))
+			if _, ok := e.b.Get(t, e.m.Key("d/")); !ok {
+				t.Fatalf("no marker for d after it was emptied; keys: %q", e.b.Keys(t, e.m.Prefix))
+			}
+			if err := os.Rename(e.m.Path("e2"), e.m.Path("d", "e")); err != nil {
+				t.Fatal(err)
+			}
+			harness.FsyncDir(t, e.m.Dir)
 			st, err := os.Stat(e.m.Path("d", "e"))
 			if err != nil || !st.IsDir() {
 				t.Fatalf("stat d/e: %v, %v", st, err)
