@@ -163,6 +163,7 @@ func runMount(cfg *mountConfig) (err error) {
 		}
 		defer stop()
 	}
+	cfg.oss.Logger = log
 	client, err := ossio.New(cfg.oss)
 	if err != nil {
 		return err

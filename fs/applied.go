@@ -28,7 +28,7 @@ func (f *FS) applied(op *writeback.Op) {
 	set := func(p string, e metacache.Entry) {
 		dir, name := splitPath(p)
 		e.Name = name
-		if f.q.Busy(op, f.key(p)) {
+		if f.q.Busy(op, f.key(p), e.IsDir) {
 			errs = append(errs, f.cache.Delete(p), f.cache.InvalidateListing(dir))
 			return
 		}
@@ -36,7 +36,7 @@ func (f *FS) applied(op *writeback.Op) {
 	}
 	remove := func(p string, dirKind bool) {
 		dir, name := splitPath(p)
-		if f.q.Busy(op, f.key(p)) {
+		if f.q.Busy(op, f.key(p), false) {
 			errs = append(errs, f.cache.Delete(p), f.cache.InvalidateListing(dir))
 			return
 		}

@@ -190,7 +190,7 @@ func (f *FS) mkdir(ctx context.Context, dir, name string, mode uint32) (metacach
 	}
 	// Nothing in OSS is under a directory that did not exist, unless a
 	// pending move is still carrying its old contents away: list it as empty.
-	if !f.q.Busy(op, f.key(p)) {
+	if !f.q.Busy(op, f.key(p), false) {
 		if err := f.cache.PutListing(p, nil); err != nil {
 			f.log.Warn("cache listing", "dir", p, "err", err)
 		}

@@ -18,6 +18,7 @@ func (c *Client) call(ctx context.Context, api, key string, fn func(ctx context.
 	for n := 1; ; n++ {
 		a := &attempt{api: api}
 		ctr.calls.Add(1)
+		c.log.Debug("oss request", "api", api, "key", key, "attempt", n)
 		err := fn(withAttempt(ctx, a))
 		if err == nil {
 			return nil

@@ -401,7 +401,7 @@ func (q *Queue) startRunnableLocked() time.Duration {
 }
 
 // DirEpoch identifies the state of directory dir (a key prefix): it
-// changes whenever an op on one of its entries, or any move, starts. A
+// changes whenever an op on a key anywhere under it, or any move, starts. A
 // listing or lookup fetched from OSS may be cached only if DirStable holds
 // afterwards: otherwise OSS may have answered from before a change the cache
 // has already been told of (or is being told of right now).
@@ -435,8 +435,16 @@ func (q *Queue) bump(op *Op, dirs *[256]atomic.Uint64, moves *atomic.Uint64) {
 	if op.Kind == Copy || op.Kind == MoveDir {
 		moves.Add(1)
 	}
+	// Every ancestor, not only the parent: a key appearing or going deep
+	// down can make a directory prefix appear in, or vanish from, the
+	// listing of any directory above it.
 	for _, t := range op.touches() {
-		dirs[dirSlot(parentDir(t.key))].Add(1)
+		for d := parentDir(t.key); ; d = parentDir(d) {
+			dirs[dirSlot(d)].Add(1)
+			if d == "" {
+				break
+			}
+		}
 	}
 }
 
@@ -477,10 +485,13 @@ func (q *Queue) RecordUploadID(op *Op, id string) error {
 	return q.persist(op)
 }
 
-// Busy reports whether an unfinished op other than self concerns the name
-// key: the file key itself, anything under key+"/", or a move of a
-// directory holding it.
-func (q *Queue) Busy(self *Op, key string) bool {
+// Busy reports whether an unfinished op other than self could leave OSS
+// holding, under the name key, something other than what self made of it:
+// for a directory (dir set), an op on the file key itself, on the
+// directory's marker, or a move covering it (ops on entries inside it only
+// confirm it); for a file, any op on the key, inside key+"/", or a move
+// covering it.
+func (q *Queue) Busy(self *Op, key string, dir bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, op := range q.ops {
@@ -488,7 +499,11 @@ func (q *Queue) Busy(self *Op, key string) bool {
 			continue
 		}
 		for _, t := range op.touches() {
-			if t.key == key || strings.HasPrefix(t.key, key+"/") || t.prefix && strings.HasPrefix(key+"/", t.key) {
+			switch {
+			case t.key == key, t.prefix && strings.HasPrefix(key+"/", t.key):
+				return true
+			case !strings.HasPrefix(t.key, key+"/"):
+			case !dir, t.key == key+"/" && op.Kind == Delete:
 				return true
 			}
 		}
