@@ -183,25 +183,37 @@ func checkDirs(t *testing.T, round int, dirs []string) {
 	}
 }
 
-// opsOn lists the ops of history that touched a path named in problems.
+// opsOn lists the ops of history that led to the paths named in problems:
+// those on the paths, and, going back, those on the files renamed onto them.
 func opsOn(history, problems []string) string {
 	paths := map[string]bool{}
 	for _, p := range problems {
-		f := strings.Fields(p)
-		if len(f) > 0 {
+		if f := strings.Fields(p); len(f) > 0 {
 			paths[strings.TrimSuffix(f[0], ":")] = true
 		}
 	}
 	var out []string
-	for _, h := range history {
-		for _, f := range strings.Fields(h) {
-			if paths[f] || paths[strings.TrimSuffix(f, ":")] {
-				out = append(out, "  "+h)
-				break
+	for i := len(history) - 1; i >= 0; i-- {
+		f := strings.Fields(history[i])
+		// "round N: kind path [-> to] ..."
+		if len(f) < 4 {
+			continue
+		}
+		src, dst := f[3], ""
+		if len(f) > 5 && f[4] == "->" {
+			dst = f[5]
+		}
+		if paths[src] || (dst != "" && paths[dst]) {
+			out = append(out, "  "+history[i])
+			if dst != "" && paths[dst] {
+				paths[src] = true
 			}
 		}
 	}
-	return "ops on these paths:\n" + strings.Join(out, "\n")
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return "ops on these paths and the files renamed onto them:\n" + strings.Join(out, "\n")
 }
 
 func describeOp(r *opRec) string {
