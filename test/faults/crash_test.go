@@ -108,7 +108,16 @@ func TestCrashLoop(t *testing.T) {
 		checkDirs(t, round, dirs)
 		resolved, debris, problems := want.resolve(got, inflight)
 		if len(problems) > 0 {
-			t.Fatalf("round %d: after kill -9 and a mount with the same cache dir, the tree is wrong:\n%s\n%s", round, strings.Join(problems, "\n"), opsOn(history, problems)+versions.explain(got, want))
+			// Tell a wrong view from lost data: what does OSS hold once
+			// this mount has finished its work?
+			m2.Unmount(t)
+			inOSS, _ := bucketTree(func(k string) ([]byte, bool) { return b.Get(t, k) }, b.Keys(t, prefix), prefix)
+			verdict := "OSS, after a clean unmount, holds a right state: the view was wrong, not the data"
+			if _, _, ossProblems := want.resolve(inOSS, inflight); len(ossProblems) > 0 {
+				verdict = "OSS, after a clean unmount, is wrong too:\n" + strings.Join(ossProblems, "\n")
+			}
+			t.Fatalf("round %d: after kill -9 and a mount with the same cache dir, the tree is wrong:\n%s\n%s\n%s", round,
+				strings.Join(problems, "\n"), opsOn(history, problems)+versions.explain(got, want), verdict)
 		}
 		want = resolved
 		for _, p := range debris {
