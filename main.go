@@ -72,6 +72,9 @@ func mountCommand(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.secretFromFlag && os.Getenv(readyEnv) == "" {
+		fmt.Fprintln(os.Stderr, "ossmount: warning: the access key secret was given on the command line, where other users can see it; prefer OSS_ACCESS_KEY_SECRET or --credentials-file")
+	}
 	if !cfg.foreground && os.Getenv(readyEnv) == "" {
 		// Refuse a bad mountpoint before leaving anything behind (log, cache dir).
 		if err := checkMountpoint(cfg.mountpoint, cfg.cacheDir); err != nil {
@@ -145,9 +148,6 @@ func runMount(cfg *mountConfig) (err error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Keep the heap near its live size: the daemon's budget is 200 MiB.
 		debug.SetMemoryLimit(150 << 20)
-	}
-	if cfg.secretFromFlag {
-		log.Warn("the access key secret was given on the command line, where other users can see it; prefer OSS_ACCESS_KEY_SECRET or --credentials-file")
 	}
 	if err := checkMountpoint(cfg.mountpoint, cfg.cacheDir); err != nil {
 		return err

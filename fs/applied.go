@@ -51,13 +51,14 @@ func (f *FS) applied(op *writeback.Op) {
 		set(p, e)
 		f.keepIfClean(op, p)
 	case writeback.Copy:
-		e := metacache.Entry{Mtime: time.Now()}
-		if sp, ok := f.pathOf(op.Src); ok {
-			if se, st := f.cache.Lookup(sp); st == metacache.Fresh || st == metacache.Stale {
-				e = se
-			}
+		sp, _ := f.pathOf(op.Src)
+		if se, st := f.cache.Lookup(sp); (st == metacache.Fresh || st == metacache.Stale) && !se.IsDir {
+			set(p, se)
+		} else {
+			// The source's size is not known here: let the next lookup ask OSS.
+			dir, _ := splitPath(p)
+			errs = append(errs, f.cache.Delete(p), f.cache.InvalidateListing(dir))
 		}
-		set(p, e)
 	case writeback.Delete:
 		remove(p, strings.HasSuffix(op.Key, "/"))
 	case writeback.Marker:

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"net"
 	"syscall"
 
 	"github.com/ossmount/ossmount/ossio"
@@ -44,6 +45,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EINTR
 	case ossio.IsAuth(err):
 		return syscall.EACCES
+	case errors.As(err, new(*ossio.Error)), errors.As(err, new(net.Error)):
+		return syscall.EIO // OSS or the network failed: not the caller's errno
 	case errors.As(err, &en):
 		return en // from the local disk: ENOSPC, EDQUOT, ...
 	}

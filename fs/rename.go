@@ -113,8 +113,15 @@ func (f *FS) renameFile(src, dst string, dstExists bool) error {
 	}
 	if dstExists {
 		// Whatever stood at dst goes; OSS needs a delete only if nothing replaces it.
+		replaced := f.files[dst]
 		if err := f.removeFileLocked(dst, !placed); err != nil {
 			return err
+		}
+		if placed && fl != nil && (replaced == nil || replaced.remote != "") {
+			// OSS holds the replaced file's object at dst until the renamed
+			// one lands there: if that is cancelled (an unlink before the
+			// upload), dst must still be deleted.
+			fl.remote = dstKey
 		}
 	}
 	for _, op := range ops {

@@ -24,11 +24,8 @@ func (e *Executor) Run(ctx context.Context, op *Op) error {
 	c := e.Client
 	switch op.Kind {
 	case Put:
-		if op.UploadID != "" {
-			// A previous attempt (perhaps by a mount that died) left this upload.
-			if err := c.AbortUpload(ctx, op.Key, op.UploadID); err != nil && !ossio.IsNotFound(err) {
-				e.Logger.Warn("abort stale multipart upload", "key", op.Key, "err", err)
-			}
+		if err := e.abortStale(ctx, op); err != nil {
+			return err
 		}
 		_, err := c.UploadFile(ctx, op.Key, op.Staging, ossio.UploadOptions{
 			Meta: op.Meta,
@@ -86,4 +83,31 @@ func (e *Executor) moveDir(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("move %q to %q: %w", src, dst, err)
 	}
 	return e.Client.DeleteMany(ctx, moved)
+}
+
+// abortStale aborts multipart uploads an earlier attempt at op left: the one
+// it recorded, and, for an op a dead mount left in the journal, any upload
+// of that key (the mount may have died between starting one and recording it).
+func (e *Executor) abortStale(ctx context.Context, op *Op) error {
+	ids := map[string]bool{}
+	if op.UploadID != "" {
+		ids[op.UploadID] = true
+	}
+	if op.replayed {
+		ups, err := e.Client.ListUploads(ctx, op.Key)
+		if err != nil {
+			return fmt.Errorf("list unfinished uploads of %q: %w", op.Key, err)
+		}
+		for _, u := range ups {
+			if u.Key == op.Key {
+				ids[u.UploadID] = true
+			}
+		}
+	}
+	for id := range ids {
+		if err := e.Client.AbortUpload(ctx, op.Key, id); err != nil && !ossio.IsNotFound(err) {
+			return fmt.Errorf("abort unfinished upload of %q: %w", op.Key, err)
+		}
+	}
+	return nil
 }

@@ -110,6 +110,7 @@ func (q *Queue) Replay() ([]*Op, error) {
 			continue
 		}
 		op.done = make(chan struct{})
+		op.replayed = true
 		q.ops = append(q.ops, op)
 		kept = append(kept, op)
 	}
