@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"syscall"
 
 	"github.com/ossmount/ossmount/ossio"
@@ -45,7 +46,7 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EINTR
 	case ossio.IsAuth(err):
 		return syscall.EACCES
-	case errors.As(err, new(*ossio.Error)), errors.As(err, new(net.Error)):
+	case errors.As(err, new(*ossio.Error)), errors.As(err, new(*net.OpError)), errors.As(err, new(*url.Error)):
 		return syscall.EIO // OSS or the network failed: not the caller's errno
 	case errors.As(err, &en):
 		return en // from the local disk: ENOSPC, EDQUOT, ...

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ossmount/ossmount/fs/writeback"
@@ -167,13 +168,15 @@ func (f *FS) commit(fl *file) (*writeback.Op, error) {
 // restore rebuilds staged files from uploads a previous run journaled.
 func (f *FS) restore(ops []*writeback.Op) {
 	keep := map[string]bool{}
-	for _, op := range ops {
+	for i, op := range ops {
 		if op.Kind != writeback.Put {
 			continue
 		}
 		keep[op.Staging] = true
 		p, ok := f.pathOf(op.Key)
-		if !ok {
+		if !ok || touchedLater(ops[i+1:], op.Key) {
+			// A later op moves, replaces or deletes it: the pending ops
+			// alone tell what the tree holds there.
 			continue
 		}
 		fd, err := os.OpenFile(op.Staging, os.O_RDWR, 0)
@@ -200,4 +203,20 @@ func (f *FS) restore(ops []*writeback.Op) {
 			os.Remove(sp)
 		}
 	}
+}
+
+// touchedLater reports whether any of ops concerns key or a directory
+// holding it.
+func touchedLater(ops []*writeback.Op, key string) bool {
+	for _, op := range ops {
+		for _, k := range []string{op.Key, op.Src} {
+			if k == "" {
+				continue
+			}
+			if k == key || (strings.HasSuffix(k, "/") && strings.HasPrefix(key, k)) {
+				return true
+			}
+		}
+	}
+	return false
 }

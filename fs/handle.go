@@ -51,6 +51,9 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if !h.write {
 		return 0, syscall.EBADF
 	}
+	if err := h.fsys.checkSpace(int64(len(data))); err != nil {
+		return 0, h.fsys.errno("write", err)
+	}
 	n, err := h.fl.fd.WriteAt(data, off)
 	h.fsys.wrote(h.fl, off+int64(n))
 	if err != nil {
