@@ -261,12 +261,6 @@ func checkBucket(t fataler, c *ossio.Client, prefix string, m *model) {
 	}
 }
 
-// dirRenames adds directory renames to TestModel. They are off by default:
-// interleavings of a directory rename with re-creating the old name while
-// the move is still pending can still show a stale listing (known issue, see
-// the issue notes); the registry never renames directories.
-var dirRenames = os.Getenv("OSSMOUNT_MODEL_DIR_RENAMES") != ""
-
 // TestModel drives the filesystem core (no kernel) with random operations
 // and checks it against a model after each, then checks that OSS ends up
 // holding exactly the model, and that a fresh mount with an empty cache
@@ -356,9 +350,6 @@ func TestModel(t *testing.T) {
 				dstDir, dstName := splitPath(dst)
 				if !m.exists(src) || !(dstDir == "" || m.dirs[dstDir]) {
 					rt.Skip("source or target parent missing")
-				}
-				if m.dirs[src] && !dirRenames {
-					rt.Skip("directory renames are off")
 				}
 				note("rename %s %s", src, dst)
 				err := f.rename(ctx, src, dstDir, dstName, 0)
