@@ -173,10 +173,14 @@ func (f *FS) restore(ops []*writeback.Op) {
 			continue
 		}
 		keep[op.Staging] = true
-		p, ok := f.pathOf(op.Key)
-		if !ok || touchedLater(ops[i+1:], op.Key) {
-			// A later op moves, replaces or deletes it: the pending ops
-			// alone tell what the tree holds there.
+		key, ok := whereLater(ops[i+1:], op.Key)
+		if !ok {
+			// A later op replaces or deletes it: the pending ops alone
+			// tell what the tree holds there.
+			continue
+		}
+		p, ok := f.pathOf(key)
+		if !ok {
 			continue
 		}
 		fd, err := os.OpenFile(op.Staging, os.O_RDWR, 0)
@@ -191,6 +195,11 @@ func (f *FS) restore(ops []*writeback.Op) {
 		}
 		fl := &file{path: p, staging: op.Staging, fd: fd, size: st.Size(), mtime: st.ModTime(), put: op,
 			remote: op.Key} // an older version may be there: a rename must delete it
+		if key != op.Key {
+			// A pending directory move carries the upload to p, as when a
+			// directory is renamed during an upload (see renameDir).
+			fl.put, fl.remote = nil, key
+		}
 		if old := f.files[p]; old != nil {
 			old.fd.Close()
 		}
@@ -205,18 +214,20 @@ func (f *FS) restore(ops []*writeback.Op) {
 	}
 }
 
-// touchedLater reports whether any of ops concerns key or a directory
-// holding it.
-func touchedLater(ops []*writeback.Op, key string) bool {
+// whereLater follows key through ops (later than the one that made it):
+// directory moves carry it to a new key; ok is false when an op replaces,
+// copies over or deletes it there.
+func whereLater(ops []*writeback.Op, key string) (string, bool) {
 	for _, op := range ops {
-		for _, k := range []string{op.Key, op.Src} {
-			if k == "" {
-				continue
+		if op.Kind == writeback.MoveDir {
+			if rest, ok := strings.CutPrefix(key, op.Src); ok {
+				key = op.Key + rest
 			}
-			if k == key || (strings.HasSuffix(k, "/") && strings.HasPrefix(key, k)) {
-				return true
-			}
+			continue
+		}
+		if op.Key == key || op.Src == key {
+			return key, false
 		}
 	}
-	return false
+	return key, true
 }

@@ -273,7 +273,8 @@ func TestModel(t *testing.T) {
 		prefix := "m" + strings.Repeat("x", round%3) + "/" + time.Now().Format("150405.000000") + "/"
 		delay := rapid.SampledFrom([]time.Duration{0, 20 * time.Millisecond, time.Hour}).Draw(rt, "delay")
 		cacheSize := rapid.SampledFrom([]int64{0, 40, 1 << 20}).Draw(rt, "cacheSize")
-		f, closeFS := env.newFS(t, prefix, t.TempDir(), delay, cacheSize)
+		cacheDir := t.TempDir()
+		f, closeFS := env.newFS(t, prefix, cacheDir, delay, cacheSize)
 		m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
 		ctx := context.Background()
 		var hist []string // what was done, for a failure report even when timing made it flaky
@@ -378,6 +379,13 @@ func TestModel(t *testing.T) {
 					delete(m.dirs, dst)
 					m.moveTree(src, dst)
 				}
+			},
+			"restart": func(rt *rapid.T) {
+				// Stop without flushing, as a crash would (ops in flight are
+				// cut off), and start again from the journal in the same cache dir.
+				note("restart")
+				closeFS()
+				f, closeFS = env.newFS(t, prefix, cacheDir, delay, cacheSize)
 			},
 			"fsyncdir": func(rt *rapid.T) {
 				note("fsyncdir")

@@ -82,8 +82,9 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 			return metacache.Entry{}, errNotExist
 		}
 		e, err := f.remoteStat(ctx, rp)
-		if key != f.key(p) && f.q.MoveEpoch() != epoch && attempt < maxMoveRetries {
-			continue // the move ran while we looked at its source
+		if key != f.key(p) && !f.q.MoveStable(epoch) && attempt < maxMoveRetries {
+			moveBackoff(attempt) // a move ran while we looked at its source
+			continue
 		}
 		if err == nil && (pres == isFile && e.IsDir || pres == noFile && !e.IsDir) {
 			return metacache.Entry{}, errNotExist
@@ -95,7 +96,11 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 
 // maxMoveRetries bounds how often a lookup starts over because a pending
 // move it looked through was carried out meanwhile.
-const maxMoveRetries = 10
+const maxMoveRetries = 20
+
+// moveBackoff waits a little longer at each attempt, so that a lookup gives
+// a running move time to finish.
+func moveBackoff(attempt int) { time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond) }
 
 // remoteStat returns what OSS holds at path p, from the cache when fresh.
 func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) {
@@ -215,9 +220,10 @@ func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
 	for attempt := 0; ; attempt++ {
 		epoch := f.q.MoveEpoch()
 		entries, err := f.readdirOnce(ctx, p)
-		if f.q.MoveEpoch() == epoch || attempt >= maxMoveRetries {
+		if f.q.MoveStable(epoch) || attempt >= maxMoveRetries {
 			return entries, err
 		}
+		moveBackoff(attempt)
 	}
 }
 

@@ -57,7 +57,7 @@ type Queue struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the scheduler and running ops
 }
 
 // New makes a queue; call Replay, then Start.
@@ -123,7 +123,8 @@ func (q *Queue) Start() {
 	go q.schedule()
 }
 
-// Close stops the workers; unfinished ops stay in the journal.
+// Close stops the workers and waits for the ops they were running to
+// give up; unfinished ops stay in the journal.
 func (q *Queue) Close() {
 	q.mu.Lock()
 	q.closed = true
@@ -396,6 +397,7 @@ func (q *Queue) startRunnableLocked() time.Duration {
 		}
 		op.running = true
 		q.running++
+		q.wg.Add(1)
 		go q.runOne(op)
 	}
 	return next
@@ -419,10 +421,17 @@ func (q *Queue) DirStable(dir string, epoch uint64) bool {
 	return starts == epoch && ends == starts
 }
 
-// MoveEpoch changes whenever a Copy or MoveDir starts: a reader that found
-// an object at its old key (through a pending move) and sees the epoch
-// changed meanwhile must look again.
-func (q *Queue) MoveEpoch() uint64 { return q.moveStarts.Load() + q.moveEnds.Load() }
+// MoveEpoch identifies the state of moves (Copy, MoveDir): a reader that
+// looked for an object at its old key, through a pending move, may trust
+// what it found only if MoveStable holds afterwards.
+func (q *Queue) MoveEpoch() uint64 { return q.moveStarts.Load() }
+
+// MoveStable reports whether no move started since MoveEpoch returned
+// epoch, and none is running: none can have changed OSS under the reader.
+func (q *Queue) MoveStable(epoch uint64) bool {
+	starts := q.moveStarts.Load()
+	return starts == epoch && q.moveEnds.Load() == starts
+}
 
 func dirSlot(dir string) uint8 {
 	h := uint32(2166136261)
@@ -450,6 +459,7 @@ func (q *Queue) bump(op *Op, dirs *[256]atomic.Uint64, moves *atomic.Uint64) {
 }
 
 func (q *Queue) runOne(op *Op) {
+	defer q.wg.Done()
 	q.bump(op, &q.dirStarts, &q.moveStarts)
 	defer q.bump(op, &q.dirEnds, &q.moveEnds)
 	err := q.cfg.Run(q.ctx, op)
