@@ -66,8 +66,8 @@ func (fl *file) metaLocked() map[string]string {
 
 // settleLocked notes that the latest upload has left the queue's pending
 // state: from now on OSS has (or is getting) that version at its key.
-func (f *FS) settleLocked(fl *file) {
-	if fl.put != nil && !f.q.Pending(fl.put) {
+func (f *FS) settleLocked(log writeback.Log, fl *file) {
+	if fl.put != nil && !log.Pending(fl.put) {
 		fl.remote = fl.put.Key
 		fl.put = nil
 	}
@@ -129,8 +129,11 @@ func (f *FS) installLocked(fl *file) *file {
 // upload: what close and fsync promise. It returns the upload op.
 func (f *FS) commit(fl *file) (*writeback.Op, error) {
 	f.mu.Lock()
-	gen := fl.gen
+	gen, flushed, put := fl.gen, fl.flushedGen, fl.put
 	f.mu.Unlock()
+	if gen <= flushed {
+		return put, nil // nothing written since the last commit (an fsync before close)
+	}
 	if err := fl.fd.Sync(); err != nil {
 		return nil, fmt.Errorf("sync staging file of %q: %w", fl.path, err)
 	}
@@ -155,7 +158,7 @@ func (f *FS) commit(fl *file) (*writeback.Op, error) {
 			return next, nil
 		}
 	}
-	f.settleLocked(fl)
+	f.settleLocked(f.q, fl)
 	op := &writeback.Op{Kind: writeback.Put, Key: f.key(fl.path), Staging: fl.staging, Meta: fl.metaLocked()}
 	if err := f.q.Add(op, true, fl.writers > 0); err != nil {
 		return nil, err

@@ -138,7 +138,7 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if old := f.files[p]; old != nil {
-		f.discardLocked(old)
+		f.discardLocked(f.q, old)
 		if old.remote != "" {
 			fl.remote = old.remote
 		}
@@ -151,15 +151,15 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 
 // discardLocked drops a staged file whose name is being replaced or
 // removed, cancelling its upload if that has not started.
-func (f *FS) discardLocked(fl *file) {
-	f.settleLocked(fl)
+func (f *FS) discardLocked(log writeback.Log, fl *file) {
+	f.settleLocked(log, fl)
 	if fl.put != nil {
-		if ok, err := f.q.Cancel(fl.put); err != nil {
+		if ok, err := log.Cancel(fl.put); err != nil {
 			f.log.Warn("cancel upload", "key", fl.put.Key, "err", err)
 		} else if ok {
 			fl.put = nil
 		} else {
-			f.settleLocked(fl)
+			f.settleLocked(log, fl)
 		}
 	}
 	f.dropLocked(fl)
@@ -210,7 +210,7 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 		return errIsDir
 	}
 	f.mu.Lock()
-	err = f.removeFileLocked(p, true)
+	err = f.removeFileLocked(f.q, p, true)
 	f.mu.Unlock()
 	if err != nil {
 		return err
@@ -221,16 +221,16 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 
 // removeFileLocked takes file p out of the tree; deleteRemote is false when
 // a rename is about to put something else at its key anyway.
-func (f *FS) removeFileLocked(p string, deleteRemote bool) error {
+func (f *FS) removeFileLocked(log writeback.Log, p string, deleteRemote bool) error {
 	needDelete := true
 	if fl := f.files[p]; fl != nil {
-		f.discardLocked(fl)
+		f.discardLocked(log, fl)
 		needDelete = fl.remote != "" // an upload that started counts: settled into remote
 	}
 	if !needDelete || !deleteRemote {
 		return nil
 	}
-	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p)}, false, false)
+	return log.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p)}, false, false)
 }
 
 func (f *FS) rmdir(ctx context.Context, p string) error {

@@ -72,20 +72,31 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 func (f *FS) renameFile(src, dst string, dstExists bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// One journal commit for the whole rename: after a crash it is carried
+	// out entirely or not at all.
+	t := f.q.Begin()
+	err := f.renameFileTxn(t, src, dst, dstExists)
+	if cerr := t.Commit(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (f *FS) renameFileTxn(t *writeback.Txn, src, dst string, dstExists bool) error {
 	srcKey, dstKey := f.key(src), f.key(dst)
 	add := func(op *writeback.Op) error {
 		op.Rename = true
-		return f.q.Add(op, false, false)
+		return t.Add(op, false, false)
 	}
 	placed := false // an op will put the renamed file's bytes at dstKey
 	var ops []*writeback.Op
 	fl := f.files[src]
 	if fl != nil {
-		f.settleLocked(fl)
+		f.settleLocked(t, fl)
 		if fl.put != nil {
 			// Not uploaded yet: upload it once, under its final key.
 			next := &writeback.Op{Kind: writeback.Put, Key: dstKey, Staging: fl.staging, Meta: fl.put.Meta, Rename: true}
-			ok, err := f.q.Replace(fl.put, next, true)
+			ok, err := t.Replace(fl.put, next, true)
 			if err != nil {
 				return err
 			}
@@ -93,7 +104,7 @@ func (f *FS) renameFile(src, dst string, dstExists bool) error {
 				fl.put = next
 				placed = true
 			} else {
-				f.settleLocked(fl)
+				f.settleLocked(t, fl)
 			}
 		}
 		switch {
@@ -114,7 +125,7 @@ func (f *FS) renameFile(src, dst string, dstExists bool) error {
 	if dstExists {
 		// Whatever stood at dst goes; OSS needs a delete only if nothing replaces it.
 		replaced := f.files[dst]
-		if err := f.removeFileLocked(dst, !placed); err != nil {
+		if err := f.removeFileLocked(t, dst, !placed); err != nil {
 			return err
 		}
 		if placed && fl != nil && (replaced == nil || replaced.remote != "") {
@@ -142,15 +153,20 @@ func (f *FS) renameFile(src, dst string, dstExists bool) error {
 func (f *FS) renameDir(src, dst string, dstExists bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	t := f.q.Begin()
+	err := f.renameDirTxn(t, src, dst, dstExists)
+	if cerr := t.Commit(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (f *FS) renameDirTxn(t *writeback.Txn, src, dst string, dstExists bool) error {
 	if dstExists {
-		if err := f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(dst) + "/", Rename: true}, false, false); err != nil {
-			return err
-		}
+		t.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(dst) + "/", Rename: true}, false, false)
 	}
 	move := &writeback.Op{Kind: writeback.MoveDir, Src: f.key(src) + "/", Key: f.key(dst) + "/", Rename: true}
-	if err := f.q.Add(move, false, false); err != nil {
-		return err
-	}
+	t.Add(move, false, false)
 	for p := range f.markers {
 		if p == src || strings.HasPrefix(p, src+"/") {
 			delete(f.markers, p) // the move carries them; an rmdir now must delete
@@ -162,14 +178,14 @@ func (f *FS) renameDir(src, dst string, dstExists bool) error {
 			continue
 		}
 		np := dst + "/" + rest
-		f.settleLocked(fl)
+		f.settleLocked(t, fl)
 		if fl.remote != "" {
 			// The move carries the object along.
 			fl.remote = f.key(dst) + "/" + strings.TrimPrefix(fl.remote, f.key(src)+"/")
 		}
 		if fl.put != nil {
 			next := &writeback.Op{Kind: writeback.Put, Key: f.key(np), Staging: fl.staging, Meta: fl.put.Meta, Rename: true}
-			ok, err := f.q.Replace(fl.put, next, true)
+			ok, err := t.Replace(fl.put, next, true)
 			if err != nil {
 				return err
 			}
@@ -177,7 +193,7 @@ func (f *FS) renameDir(src, dst string, dstExists bool) error {
 				fl.put = next
 			} else {
 				// Already uploading under the old name; the move waits for it and carries it.
-				f.settleLocked(fl)
+				f.settleLocked(t, fl)
 				fl.remote = f.key(np)
 			}
 		}

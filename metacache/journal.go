@@ -30,6 +30,44 @@ func (c *Cache) JournalDelete(key string) error {
 	return nil
 }
 
+// JournalApply stores puts and removes deletes in one durable commit: after
+// a crash either all of it is there or none.
+func (c *Cache) JournalApply(puts map[string][]byte, deletes []string) error {
+	err := c.journal.Update(func(txn *badger.Txn) error {
+		for k, v := range puts {
+			if err := txn.Set(journalKey(k), v); err != nil {
+				return err
+			}
+		}
+		for _, k := range deletes {
+			if err := txn.Delete(journalKey(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("journal commit of %d records: %w", len(puts)+len(deletes), err)
+	}
+	return nil
+}
+
+// JournalDeleteMany removes the records of keys in one durable commit.
+func (c *Cache) JournalDeleteMany(keys []string) error {
+	err := c.journal.Update(func(txn *badger.Txn) error {
+		for _, k := range keys {
+			if err := txn.Delete(journalKey(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("journal delete %d records: %w", len(keys), err)
+	}
+	return nil
+}
+
 // JournalScan calls fn for every record in key byte order, and stops at the
 // first error fn returns, which it returns unwrapped. value is a copy fn may
 // keep. fn may call JournalPut and JournalDelete; whether the scan then sees

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,8 @@ import (
 type Journal interface {
 	JournalPut(key string, value []byte) error
 	JournalDelete(key string) error
+	JournalDeleteMany(keys []string) error
+	JournalApply(puts map[string][]byte, deletes []string) error
 	JournalScan(fn func(key string, value []byte) error) error
 }
 
@@ -49,6 +52,9 @@ type Queue struct {
 	nextSeq uint64
 	running int
 	closed  bool
+	// done holds the journal keys of finished ops whose records may go in
+	// the next batch (see forgetLocked).
+	done []string
 	// Counts of ops started and ended, for DirEpoch and MoveEpoch: moves
 	// (Copy, MoveDir), and ops on the entries of a directory, by hash.
 	moveStarts, moveEnds atomic.Uint64
@@ -132,6 +138,9 @@ func (q *Queue) Close() {
 	q.cancel()
 	q.poke()
 	q.wg.Wait()
+	q.mu.Lock()
+	q.flushDoneLocked()
+	q.mu.Unlock()
 }
 
 func (q *Queue) poke() {
@@ -141,40 +150,42 @@ func (q *Queue) poke() {
 	}
 }
 
+// Log is what the filesystem changes the queue through: the Queue itself,
+// one change at a time, or a Txn, several changes journaled as one.
+type Log interface {
+	Pending(op *Op) bool
+	Add(op *Op, delayed, held bool) error
+	Replace(old, next *Op, delayed bool) (bool, error)
+	Cancel(op *Op) (bool, error)
+}
+
+var (
+	_ Log = (*Queue)(nil)
+	_ Log = (*Txn)(nil)
+)
+
 // Add journals op (durably) and queues it. A delayed op waits for the
 // queue's Delay before it may run; a held one waits for Unhold (its file is
 // still open for writing). A barrier overrides both.
 func (q *Queue) Add(op *Op, delayed, held bool) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	op.held = held
-	return q.addLocked(op, delayed)
+	t := q.Begin()
+	t.Add(op, delayed, held)
+	return t.Commit()
 }
 
-func (q *Queue) addLocked(op *Op, delayed bool) error {
-	op.Seq = q.nextSeq
-	if err := q.persist(op); err != nil {
-		return err
-	}
-	q.nextSeq++
-	op.done = make(chan struct{})
-	if delayed {
-		op.notBefore = time.Now().Add(q.cfg.Delay)
-	}
-	q.ops = append(q.ops, op)
-	q.poke()
-	return nil
+// Replace queues next in place of old, at the end of the queue, if old has
+// not started; it reports whether it did. The journal never holds neither.
+func (q *Queue) Replace(old, next *Op, delayed bool) (bool, error) {
+	t := q.Begin()
+	ok, _ := t.Replace(old, next, delayed)
+	return ok, t.Commit()
 }
 
-func (q *Queue) persist(op *Op) error {
-	b, err := json.Marshal(op)
-	if err != nil {
-		return err
-	}
-	if err := q.cfg.Journal.JournalPut(journalKey(op.Seq), b); err != nil {
-		return fmt.Errorf("journal %s %q: %w", op.Kind, op.Key, err)
-	}
-	return nil
+// Cancel drops op if it has not started; it reports whether it did.
+func (q *Queue) Cancel(op *Op) (bool, error) {
+	t := q.Begin()
+	ok, _ := t.Cancel(op)
+	return ok, t.Commit()
 }
 
 // Pending reports whether op is queued and has not started: it will still
@@ -182,45 +193,113 @@ func (q *Queue) persist(op *Op) error {
 func (q *Queue) Pending(op *Op) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return op.done != nil && !op.running && !op.finished && !op.cancelled
+	return op.pendingLocked()
 }
 
-// Cancel drops op if it has not started; it reports whether it did.
-func (q *Queue) Cancel(op *Op) (bool, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if op.running || op.finished || op.cancelled {
-		return false, nil
-	}
-	if err := q.cfg.Journal.JournalDelete(journalKey(op.Seq)); err != nil {
-		return false, err
-	}
-	q.removeLocked(op)
-	op.cancelled = true
-	close(op.done)
-	return true, nil
+func (o *Op) pendingLocked() bool {
+	return o.done != nil && !o.running && !o.finished && !o.cancelled
 }
 
-// Replace queues next in place of old, at the end of the queue, if old has
-// not started; it reports whether it did. The journal never holds neither.
-func (q *Queue) Replace(old, next *Op, delayed bool) (bool, error) {
+// Txn gathers changes to the queue that must reach the journal together,
+// such as the copy and delete of one rename: a crash leaves all or none of
+// them. It holds the queue's lock from Begin to Commit.
+type Txn struct {
+	q       *Queue
+	added   []*Op
+	delayed map[*Op]bool
+	dropped []*Op // cancelled or replaced: their records go
+}
+
+// Begin starts a transaction; Commit ends it.
+func (q *Queue) Begin() *Txn {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if old.running || old.finished || old.cancelled {
+	return &Txn{q: q, delayed: map[*Op]bool{}}
+}
+
+// Pending is Queue.Pending within the transaction.
+func (t *Txn) Pending(op *Op) bool {
+	if slices.Contains(t.dropped, op) {
+		return false
+	}
+	return slices.Contains(t.added, op) || op.pendingLocked()
+}
+
+// Add queues op when the transaction commits. Its error is Commit's.
+func (t *Txn) Add(op *Op, delayed, held bool) error {
+	op.Seq = t.q.nextSeq
+	t.q.nextSeq++
+	op.held = held
+	t.added = append(t.added, op)
+	t.delayed[op] = delayed
+	return nil
+}
+
+// Replace is Queue.Replace within the transaction.
+func (t *Txn) Replace(old, next *Op, delayed bool) (bool, error) {
+	if !t.Pending(old) {
 		return false, nil
 	}
 	next.Replaces = old.Seq
-	if err := q.addLocked(next, delayed); err != nil {
-		return false, err
-	}
-	if err := q.cfg.Journal.JournalDelete(journalKey(old.Seq)); err != nil {
-		return true, err
-	}
-	next.held = old.held
-	q.removeLocked(old)
-	old.cancelled = true
-	close(old.done)
+	t.Add(next, delayed, old.held)
+	t.drop(old)
 	return true, nil
+}
+
+// Cancel is Queue.Cancel within the transaction.
+func (t *Txn) Cancel(op *Op) (bool, error) {
+	if !t.Pending(op) {
+		return false, nil
+	}
+	t.drop(op)
+	return true, nil
+}
+
+func (t *Txn) drop(op *Op) {
+	if i := slices.Index(t.added, op); i >= 0 {
+		t.added = slices.Delete(t.added, i, i+1)
+		return
+	}
+	t.dropped = append(t.dropped, op)
+}
+
+// Commit journals the transaction's changes in one durable commit, then
+// applies them to the queue. On error nothing changed.
+func (t *Txn) Commit() error {
+	q := t.q
+	defer q.mu.Unlock()
+	if len(t.added) == 0 && len(t.dropped) == 0 {
+		return nil
+	}
+	puts := make(map[string][]byte, len(t.added))
+	for _, op := range t.added {
+		b, err := json.Marshal(op)
+		if err != nil {
+			return err
+		}
+		puts[journalKey(op.Seq)] = b
+	}
+	var dels []string
+	for _, op := range t.dropped {
+		dels = append(dels, journalKey(op.Seq))
+	}
+	if err := q.cfg.Journal.JournalApply(puts, dels); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	for _, op := range t.dropped {
+		q.removeLocked(op)
+		op.cancelled = true
+		close(op.done)
+	}
+	now := time.Now()
+	for _, op := range t.added {
+		op.done = make(chan struct{})
+		if t.delayed[op] {
+			op.notBefore = now.Add(q.cfg.Delay)
+		}
+		q.ops = append(q.ops, op)
+	}
+	q.poke()
+	return nil
 }
 
 // Hold keeps op from running until Unhold (a file open for writing), unless
@@ -334,9 +413,11 @@ func (q *Queue) schedule() {
 	for {
 		q.mu.Lock()
 		if q.closed {
+			q.flushDoneLocked()
 			q.mu.Unlock()
 			return
 		}
+		q.flushDoneLocked()
 		next := q.startRunnableLocked()
 		q.mu.Unlock()
 		if next > 0 {
@@ -478,9 +559,7 @@ func (q *Queue) runOne(op *Op) {
 		q.poke()
 		return
 	}
-	if jerr := q.cfg.Journal.JournalDelete(journalKey(op.Seq)); jerr != nil {
-		q.log.Error("journal delete failed", "seq", op.Seq, "err", jerr)
-	}
+	q.forgetLocked(op)
 	op.finished = true
 	q.removeLocked(op)
 	close(op.done)
@@ -493,7 +572,11 @@ func (q *Queue) RecordUploadID(op *Op, id string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	op.UploadID = id
-	return q.persist(op)
+	b, err := json.Marshal(op)
+	if err != nil {
+		return err
+	}
+	return q.cfg.Journal.JournalPut(journalKey(op.Seq), b)
 }
 
 // Busy reports whether an unfinished op other than self could leave OSS
@@ -520,4 +603,34 @@ func (q *Queue) Busy(self *Op, key string, dir bool) bool {
 		}
 	}
 	return false
+}
+
+// forgetLocked drops a finished op's journal record. Carrying out a Put,
+// Delete, Marker or SetMeta again after a crash leaves OSS as it was, so
+// their records go in batches, one fsync for many; a Copy or MoveDir run
+// again could copy or move what later ops put at its source, so its record
+// goes at once.
+func (q *Queue) forgetLocked(op *Op) {
+	key := journalKey(op.Seq)
+	if op.Kind == Copy || op.Kind == MoveDir {
+		if err := q.cfg.Journal.JournalDelete(key); err != nil {
+			q.log.Error("journal delete failed", "seq", op.Seq, "err", err)
+		}
+		return
+	}
+	q.done = append(q.done, key)
+	if len(q.done) >= 256 {
+		q.flushDoneLocked()
+	}
+}
+
+func (q *Queue) flushDoneLocked() {
+	if len(q.done) == 0 {
+		return
+	}
+	if err := q.cfg.Journal.JournalDeleteMany(q.done); err != nil {
+		q.log.Error("journal delete failed", "records", len(q.done), "err", err)
+		return
+	}
+	q.done = q.done[:0]
 }
