@@ -42,12 +42,9 @@ func (f *FS) keepDir(ctx context.Context, p string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.markers[p] != nil {
-		return nil
+		return nil // mkdir's own marker is still to come
 	}
-	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}
-	if err := f.q.Add(op, true, false); err != nil {
-		return err
-	}
-	f.markers[p] = op
-	return nil
+	// Not in f.markers: OSS may already hold a marker for this directory,
+	// so an rmdir must delete it rather than cancel this one.
+	return f.q.Add(&writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}, true, false)
 }

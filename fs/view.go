@@ -121,6 +121,21 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 		}
 		return metacache.Entry{}, errNotExist
 	}
+	// One LIST of the parent usually answers this lookup and every later one
+	// in that directory; only a directory over a page needs a LIST per name.
+	if entries, complete, err := f.listDir(ctx, dir, 1); err == nil && complete {
+		i := sort.Search(len(entries), func(i int) bool { return entries[i].Name >= name })
+		if i == len(entries) || entries[i].Name != name {
+			return metacache.Entry{}, errNotExist
+		}
+		e := entries[i]
+		if !e.IsDir && f.withMeta(ctx, p, &e) {
+			if cerr := f.cache.Put(p, e); cerr != nil {
+				f.log.Warn("cache entry", "path", p, "err", cerr)
+			}
+		}
+		return e, nil
+	}
 	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)
 	if !f.q.DirStable(f.dirKey(dir), epoch) {
@@ -186,14 +201,22 @@ func (f *FS) fetchEntry(ctx context.Context, p string) (metacache.Entry, error) 
 	if file == nil {
 		return metacache.Entry{}, errNotExist
 	}
-	if !metacache.IsImmutable(p) {
-		// A listing has no user metadata: ask for the modes, owner and
-		// mtime chmod, chown and utimes left (blobs never have any).
-		if o, err := f.client.Head(ctx, key); err == nil {
-			applyMeta(file, o.Meta)
-		}
-	}
+	f.withMeta(ctx, p, file)
 	return *file, nil
+}
+
+// withMeta adds to a file's entry from a listing, which has no user
+// metadata, the mode, owner and mtime chmod, chown and utimes left in
+// x-oss-meta-* (content-addressed blobs never have any). It reports whether
+// it asked OSS.
+func (f *FS) withMeta(ctx context.Context, p string, e *metacache.Entry) bool {
+	if metacache.IsImmutable(p) {
+		return false
+	}
+	if o, err := f.client.Head(ctx, f.key(p)); err == nil {
+		applyMeta(e, o.Meta)
+	}
+	return true
 }
 
 // applyMeta reads the attributes an upload stored in x-oss-meta-*.
@@ -297,16 +320,30 @@ func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, erro
 
 // remoteListing returns OSS's entries of directory p, from the cache when fresh.
 func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, error) {
+	entries, _, err := f.listDir(ctx, p, 0)
+	return entries, err
+}
+
+// errEnoughPages stops a listing at the page limit.
+var errEnoughPages = errors.New("enough pages")
+
+// listDir lists directory p from OSS (or the cache when fresh), reading at
+// most maxPages pages (0: all). complete says whether it read them all; only
+// a complete listing is cached.
+func (f *FS) listDir(ctx context.Context, p string, maxPages int) (entries []metacache.Entry, complete bool, err error) {
 	if len(f.dirKey(p)) > maxKeyLen {
-		return nil, nil
+		return nil, true, nil
 	}
 	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
-		return entries, nil
+		return entries, true, nil
 	}
 	prefix := f.dirKey(p)
 	epoch := f.q.DirEpoch(prefix)
 	byName := map[string]metacache.Entry{}
-	err := f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
+	pages := 0
+	complete = true
+	err = f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
+		pages++
 		for _, o := range page.Objects {
 			name := strings.TrimPrefix(o.Key, prefix)
 			if name == "" { // the directory's own marker
@@ -331,21 +368,28 @@ func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, er
 			}
 			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}
 		}
+		if maxPages > 0 && pages >= maxPages && page.NextToken != "" {
+			complete = false
+			return errEnoughPages
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list %q: %w", prefix, err)
+	if errors.Is(err, errEnoughPages) {
+		return nil, false, nil
 	}
-	entries := make([]metacache.Entry, 0, len(byName))
+	if err != nil {
+		return nil, false, fmt.Errorf("list %q: %w", prefix, err)
+	}
+	entries = make([]metacache.Entry, 0, len(byName))
 	for _, e := range byName {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	if !f.q.DirStable(prefix, epoch) {
-		return entries, nil // OSS may have answered from before a change: don't cache
+		return entries, true, nil // OSS may have answered from before a change: don't cache
 	}
 	if err := f.cache.PutListing(p, entries); err != nil {
 		f.log.Warn("cache listing", "dir", p, "err", err)
 	}
-	return entries, nil
+	return entries, true, nil
 }
