@@ -127,6 +127,20 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 		return nil, metacache.Entry{}, err
 	}
 	p := joinPath(dir, name)
+	f.mu.Lock()
+	staged := f.stagedLocked(p) != nil
+	f.mu.Unlock()
+	if staged {
+		// Write over it in place, as open(2) without O_CREAT would: its
+		// queued upload must not be dropped before the new bytes are closed.
+		h, _, err := f.open(ctx, p, flags|os.O_RDWR)
+		if err != nil {
+			return nil, metacache.Entry{}, err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return h, h.fl.entryLocked(), nil
+	}
 	_, serr := f.stat(ctx, p)
 	fl, err := f.stage(ctx, p, false, serr == nil, metacache.Entry{Mode: mode & 0o7777})
 	if err != nil {
@@ -210,7 +224,13 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 		return errIsDir
 	}
 	f.mu.Lock()
-	err = f.removeFileLocked(f.q, p, true)
+	// Cancelling its upload and deleting it reach the journal together: a
+	// crash in between must not bring back an older version from OSS.
+	t := f.q.Begin()
+	err = f.removeFileLocked(t, p, true)
+	if cerr := t.Commit(); err == nil {
+		err = cerr
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return err
