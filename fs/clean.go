@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ossmount/ossmount/fs/writeback"
 	"github.com/ossmount/ossmount/metacache"
 )
 
@@ -42,6 +43,7 @@ func (f *FS) evictLocked() {
 		}
 		e = prev
 	}
+	f.reapLocked()
 }
 
 // stagedLocked returns the staged file at p, if any, forgetting a clean
@@ -67,8 +69,32 @@ func (f *FS) dropLocked(fl *file) {
 		delete(f.files, fl.path)
 	}
 	fl.unlinked = true
-	if fl.handles == 0 {
+	f.reap = append(f.reap, fl)
+}
+
+// reapLocked removes the staging files of dropped files once nothing needs
+// them: no open handle, and no upload still reading them or still in the
+// journal (a crash would replay it). Callers that drop files inside a
+// journal transaction reap after it commits.
+func (f *FS) reapLocked() {
+	keep := f.reap[:0]
+	for _, fl := range f.reap {
+		if fl.handles > 0 || fl.uploading != nil && !isDone(fl.uploading) || fl.put != nil && !isDone(fl.put) {
+			keep = append(keep, fl)
+			continue
+		}
 		fl.fd.Close()
 		os.Remove(fl.staging)
+	}
+	clear(f.reap[len(keep):])
+	f.reap = keep
+}
+
+func isDone(op *writeback.Op) bool {
+	select {
+	case <-op.Done():
+		return true
+	default:
+		return false
 	}
 }

@@ -35,8 +35,9 @@ type file struct {
 	handles    int    // open handles of any kind
 	unlinked   bool   // removed from the tree; open handles may still use it
 
-	put    *writeback.Op // latest upload queued; may have started or finished
-	remote string        // key where OSS holds (or an earlier queued op puts) an earlier version
+	put       *writeback.Op // latest upload queued; may have started or finished
+	uploading *writeback.Op // the upload settled out of put: it may still be running
+	remote    string        // key where OSS holds (or an earlier queued op puts) an earlier version
 
 	cleanElem *list.Element // on FS.clean while OSS holds exactly these bytes
 	cleanAt   time.Time
@@ -69,7 +70,7 @@ func (fl *file) metaLocked() map[string]string {
 func (f *FS) settleLocked(log writeback.Log, fl *file) {
 	if fl.put != nil && !log.Pending(fl.put) {
 		fl.remote = fl.put.Key
-		fl.put = nil
+		fl.uploading, fl.put = fl.put, nil
 	}
 }
 

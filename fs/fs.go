@@ -65,6 +65,7 @@ type FS struct {
 	// first (see clean.go).
 	clean      list.List // GUARDED_BY(mu)
 	cleanBytes int64     // GUARDED_BY(mu)
+	reap       []*file   // GUARDED_BY(mu): dropped, staging file not yet removed (see reapLocked)
 
 	applyMu sync.Mutex // serialises cache updates that read before they write
 	seq     uint64     // GUARDED_BY(mu): names staging files
@@ -99,6 +100,13 @@ func New(opt Options) (*FS, error) {
 		Delay:   opt.UploadDelay,
 		Workers: opt.Workers,
 		Logger:  opt.Logger,
+		OnDone: func(op *writeback.Op) {
+			if op.Kind == writeback.Put {
+				f.mu.Lock()
+				f.reapLocked() // its staging file may be free now
+				f.mu.Unlock()
+			}
+		},
 		Run: func(ctx context.Context, op *writeback.Op) error {
 			if !f.markerNeeded(ctx, op) {
 				f.applied(op)

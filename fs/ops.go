@@ -113,10 +113,7 @@ func (f *FS) release(fl *file, write bool) {
 			f.q.Unhold(fl.put)
 		}
 	}
-	if fl.handles == 0 && fl.unlinked {
-		fl.fd.Close()
-		os.Remove(fl.staging)
-	}
+	f.reapLocked()
 }
 
 func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint32) (*handle, metacache.Entry, error) {
@@ -231,6 +228,7 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 	if cerr := t.Commit(); err == nil {
 		err = cerr
 	}
+	f.reapLocked()
 	f.mu.Unlock()
 	if err != nil {
 		return err

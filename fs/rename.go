@@ -79,6 +79,7 @@ func (f *FS) renameFile(src, dst string, dstExists bool) error {
 	if cerr := t.Commit(); err == nil {
 		err = cerr
 	}
+	f.reapLocked()
 	return err
 }
 
@@ -158,6 +159,7 @@ func (f *FS) renameDir(src, dst string, dstExists bool) error {
 	if cerr := t.Commit(); err == nil {
 		err = cerr
 	}
+	f.reapLocked()
 	return err
 }
 

@@ -7,10 +7,15 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/ossmount/ossmount/ossio"
 )
+
+// errChanged means a Put's staging file changed while it was uploading:
+// the queue runs it again at once, and waiters do not see it as a failure.
+var errChanged = errors.New("staging file changed during the upload")
 
 // Executor carries ops out through an ossio client.
 type Executor struct {
@@ -27,6 +32,7 @@ func (e *Executor) Run(ctx context.Context, op *Op) error {
 		if err := e.abortStale(ctx, op); err != nil {
 			return err
 		}
+		before, _ := os.Stat(op.Staging)
 		_, err := c.UploadFile(ctx, op.Key, op.Staging, ossio.UploadOptions{
 			Meta: op.Meta,
 			OnStart: func(id string) {
@@ -35,6 +41,13 @@ func (e *Executor) Run(ctx context.Context, op *Op) error {
 				}
 			},
 		})
+		if err != nil && before != nil {
+			if after, serr := os.Stat(op.Staging); serr == nil && (after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime())) {
+				// The file was written (truncated, say) while it went up:
+				// not a failure, just a reason to send it again.
+				return fmt.Errorf("%w: %v", errChanged, err)
+			}
+		}
 		if errors.Is(err, iofs.ErrNotExist) {
 			// The file was removed locally after this upload was queued; a
 			// later op deletes or replaces the key.

@@ -31,6 +31,7 @@ type Config struct {
 	Run     Runner
 	Delay   time.Duration // how long a closed file waits before its upload starts
 	Workers int           // ops run at once; default 8
+	OnDone  func(op *Op)  // called once op has been carried out and left the queue
 	Logger  *slog.Logger
 	// OnUploadID is called when a multipart upload starts for a Put, so the
 	// id can be aborted after a crash. It is journaled by the queue itself.
@@ -548,6 +549,11 @@ func (q *Queue) runOne(op *Op) {
 	defer q.mu.Unlock()
 	q.running--
 	op.running = false
+	if errors.Is(err, errChanged) {
+		op.notBefore = time.Now().Add(50 * time.Millisecond)
+		q.poke()
+		return
+	}
 	if err != nil {
 		op.attempts++
 		op.lastErr = err
@@ -564,6 +570,9 @@ func (q *Queue) runOne(op *Op) {
 	q.removeLocked(op)
 	close(op.done)
 	q.poke()
+	if q.cfg.OnDone != nil {
+		go q.cfg.OnDone(op)
+	}
 }
 
 // RecordUploadID journals the multipart upload id of a running Put, so a
