@@ -2,10 +2,8 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -65,12 +63,12 @@ func BenchmarkRegistryPushV28OSSDriver(b *testing.B) {
 // its stats, its endpoint and SDK buckets.
 func startCnameServer(b *testing.B) (*harness.Server, string) {
 	b.Helper()
-	cname := freeAddr(b)
+	cname := harness.FreeAddr(b)
 	cmd := exec.Command(harness.Binary(b), "server", "--addr", "127.0.0.1:0",
 		"--access-key-id", harness.AccessKeyID, "--bucket", harness.DefaultBucket,
 		"--cname", cname+"="+harness.DefaultBucket)
 	cmd.Env = append(os.Environ(), "OSS_ACCESS_KEY_SECRET="+harness.AccessKeySecret)
-	var stderr syncBuffer
+	var stderr harness.OutputBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -135,7 +133,7 @@ func v28Binary(b *testing.B) string {
 // configuration (deletes on, no upload purging, no blob descriptor cache).
 func startV28(b *testing.B, bin, cname, root string) string {
 	b.Helper()
-	addr := freeAddr(b)
+	addr := harness.FreeAddr(b)
 	cfg := fmt.Sprintf(`version: 0.1
 log:
   level: warn
@@ -166,7 +164,7 @@ http:
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, path)
-	var log syncBuffer
+	var log harness.OutputBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("start v2.8 registry: %v", err)
@@ -176,7 +174,7 @@ http:
 	b.Cleanup(func() {
 		stopProcess(cmd, done)
 		if b.Failed() {
-			b.Logf("v2.8 registry log (tail):\n%s", lastLines(log.String(), 30))
+			b.Logf("v2.8 registry log (tail):\n%s", harness.Tail(log.String(), 30))
 		}
 	})
 	deadline := time.Now().Add(time.Minute)
@@ -190,11 +188,11 @@ http:
 		}
 		select {
 		case <-done:
-			b.Fatalf("v2.8 registry exited before serving: %v\n%s", cmd.ProcessState, lastLines(log.String(), 30))
+			b.Fatalf("v2.8 registry exited before serving: %v\n%s", cmd.ProcessState, harness.Tail(log.String(), 30))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("v2.8 registry did not answer GET /v2/ within a minute (last error %v)\n%s", err, lastLines(log.String(), 30))
+			b.Fatalf("v2.8 registry did not answer GET /v2/ within a minute (last error %v)\n%s", err, harness.Tail(log.String(), 30))
 		}
 	}
 }
@@ -208,42 +206,4 @@ func stopProcess(cmd *exec.Cmd, done chan struct{}) {
 		cmd.Process.Kill()
 		<-done
 	}
-}
-
-// freeAddr picks a free loopback port; another process could take it
-// before the child binds it, and the child then fails to start.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects a child's output while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }

@@ -165,7 +165,7 @@ func TestOddKeys(t *testing.T) {
 		}
 	}
 	if !harness.IsMounted(m.Dir) || harness.FindDaemon(m.Dir, m.CacheDir) == 0 {
-		t.Fatalf("the daemon is gone after listing odd keys\n%s", tailLines(m.Log(), 20))
+		t.Fatalf("the daemon is gone after listing odd keys\n%s", harness.Tail(m.Log(), 20))
 	}
 
 	log := m.Log()

@@ -242,7 +242,7 @@ func describeOp(r *opRec) string {
 // workloadProc is the workload child process.
 type workloadProc struct {
 	cmd  *exec.Cmd
-	out  *lockedBuf
+	out  *harness.OutputBuffer
 	done chan struct{}
 }
 
@@ -254,7 +254,7 @@ func startWorkload(t *testing.T, dir string, cfg workloadConfig) *workloadProc {
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &workloadProc{cmd: exec.Command(os.Args[0]), out: &lockedBuf{}, done: make(chan struct{})}
+	p := &workloadProc{cmd: exec.Command(os.Args[0]), out: &harness.OutputBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), workloadEnv+"="+cfgPath)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

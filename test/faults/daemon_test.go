@@ -23,7 +23,7 @@ func launch(t *testing.T, env []string, args ...string) harness.Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, harness.Binary(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
-	var stdout, stderr lockedBuf
+	var stdout, stderr harness.OutputBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	res := harness.Result{Stdout: stdout.String(), Stderr: stderr.String()}
@@ -67,7 +67,7 @@ func cleanupMount(t *testing.T, mp, cacheDir string) {
 type fgProc struct {
 	Dir, CacheDir string
 	cmd           *exec.Cmd
-	out           *lockedBuf
+	out           *harness.OutputBuffer
 	done          chan struct{}
 }
 
@@ -75,7 +75,7 @@ type fgProc struct {
 // once MP is mounted.
 func startForeground(t *testing.T, env []string, mp, cacheDir string, args ...string) *fgProc {
 	t.Helper()
-	p := &fgProc{Dir: mp, CacheDir: cacheDir, out: &lockedBuf{}, done: make(chan struct{})}
+	p := &fgProc{Dir: mp, CacheDir: cacheDir, out: &harness.OutputBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(harness.Binary(t), args...)
 	p.cmd.Env = append(cleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -100,7 +100,7 @@ func startForeground(t *testing.T, env []string, mp, cacheDir string, args ...st
 			syscall.Unmount(m, syscall.MNT_DETACH)
 		}
 		if t.Failed() {
-			t.Logf("ossmount -f output (tail):\n%s", tailLines(p.out.String(), 40))
+			t.Logf("ossmount -f output (tail):\n%s", harness.Tail(p.out.String(), 40))
 		}
 	})
 	harness.WaitUntil(t, 2*time.Minute, "ossmount -f mounts "+mp, func() bool {
@@ -121,7 +121,7 @@ func (p *fgProc) wait(t *testing.T, d time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(d):
-		t.Fatalf("ossmount -f (pid %d) still running after %v\n%s", p.cmd.Process.Pid, d, tailLines(p.out.String(), 30))
+		t.Fatalf("ossmount -f (pid %d) still running after %v\n%s", p.cmd.Process.Pid, d, harness.Tail(p.out.String(), 30))
 	}
 	return p.cmd.ProcessState.ExitCode()
 }

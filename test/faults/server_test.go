@@ -34,7 +34,7 @@ type serverProc struct {
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	done     chan struct{}
-	out      *lockedBuf // stdout and stderr of every incarnation
+	out      *harness.OutputBuffer // stdout and stderr of every incarnation
 }
 
 // startServer starts `ossmount server` and stops it in t.Cleanup.
@@ -46,12 +46,12 @@ func startServer(t *testing.T, opts serverOpts) *serverProc {
 	if opts.Secret == "" {
 		opts.Secret = harness.AccessKeySecret
 	}
-	s := &serverProc{opts: opts, out: &lockedBuf{}}
+	s := &serverProc{opts: opts, out: &harness.OutputBuffer{}}
 	s.start(t)
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("server output (tail):\n%s", tailLines(s.out.String(), 30))
+			t.Logf("server output (tail):\n%s", harness.Tail(s.out.String(), 30))
 		}
 	})
 	return s
@@ -152,30 +152,4 @@ func cleanEnv() []string {
 		}
 	}
 	return out
-}
-
-// lockedBuf collects a child's output for one writer and many readers.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func tailLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
 }

@@ -75,14 +75,14 @@ func TestSIGTERMUploadsPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code := p.wait(t, 5*time.Minute); code != 0 {
-		t.Errorf("ossmount -f exited %d after SIGTERM, want 0\n%s", code, tailLines(p.out.String(), 20))
+		t.Errorf("ossmount -f exited %d after SIGTERM, want 0\n%s", code, harness.Tail(p.out.String(), 20))
 	}
 	if harness.IsMounted(mp) {
 		t.Errorf("%s is still mounted after the daemon exited", mp)
 	}
 	n, wrong := objectsState(t, b, prefix, files)
 	if n != len(files) || len(wrong) > 0 {
-		t.Fatalf("after SIGTERM: %d of %d files in OSS; wrong: %q; keys: %q\n%s", n, len(files), wrong, b.Keys(t, prefix), tailLines(p.out.String(), 20))
+		t.Fatalf("after SIGTERM: %d of %d files in OSS; wrong: %q; keys: %q\n%s", n, len(files), wrong, b.Keys(t, prefix), harness.Tail(p.out.String(), 20))
 	}
 	noMultipartLeft(t, b, prefix)
 }
@@ -105,7 +105,7 @@ func TestSIGTERMFlushTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := p.wait(t, 2*time.Minute)
-	t.Logf("ossmount -f exited %d; output tail:\n%s", code, tailLines(p.out.String(), 5))
+	t.Logf("ossmount -f exited %d; output tail:\n%s", code, harness.Tail(p.out.String(), 5))
 	if harness.IsMounted(mp) {
 		t.Fatalf("%s is still mounted after the daemon exited", mp)
 	}

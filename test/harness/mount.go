@@ -118,7 +118,7 @@ func (m *Mount) startBackground(t testing.TB, args, env []string) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		m.pid = FindDaemon(m.Dir, m.CacheDir) // a child that outlived its launcher
-		t.Fatalf("ossmount %s: %v\n%s\ndaemon log:\n%s", strings.Join(args, " "), err, out.String(), tail(m.Log(), 40))
+		t.Fatalf("ossmount %s: %v\n%s\ndaemon log:\n%s", strings.Join(args, " "), err, out.String(), Tail(m.Log(), 40))
 	}
 	m.pid = FindDaemon(m.Dir, m.CacheDir)
 	if !IsMounted(m.Dir) {
@@ -150,12 +150,12 @@ func (m *Mount) startForeground(t testing.TB, args, env []string) {
 	for !IsMounted(m.Dir) {
 		select {
 		case <-m.exited:
-			t.Fatalf("ossmount -f %s exited before mounting: %v\n%s", strings.Join(args, " "), cmd.ProcessState, tail(m.Log(), 40))
+			t.Fatalf("ossmount -f %s exited before mounting: %v\n%s", strings.Join(args, " "), cmd.ProcessState, Tail(m.Log(), 40))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("ossmount -f did not mount %s within 2 minutes\n%s", m.Dir, tail(m.Log(), 40))
+			t.Fatalf("ossmount -f did not mount %s within 2 minutes\n%s", m.Dir, Tail(m.Log(), 40))
 		}
 	}
 }
@@ -188,7 +188,7 @@ func (m *Mount) Unmount(t testing.TB) {
 	m.done = true
 	if !m.waitExit(10 * time.Minute) {
 		m.kill()
-		t.Fatalf("ossmount (pid %d) did not exit within 10 minutes of umount\n%s", m.pid, tail(m.Log(), 40))
+		t.Fatalf("ossmount (pid %d) did not exit within 10 minutes of umount\n%s", m.pid, Tail(m.Log(), 40))
 	}
 	if IsMounted(m.Dir) {
 		t.Fatalf("%s still mounted after umount", m.Dir)
@@ -231,7 +231,7 @@ func (m *Mount) cleanup(t testing.TB) {
 	}
 	m.forceUnmount()
 	if t.Failed() {
-		t.Logf("ossmount log of %s (tail):\n%s", m.Dir, tail(m.Log(), 60))
+		t.Logf("ossmount log of %s (tail):\n%s", m.Dir, Tail(m.Log(), 60))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,7 +38,7 @@ type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
 	Buckets  []string
 	cmd      *exec.Cmd
-	stderr   *syncBuffer
+	stderr   *OutputBuffer
 	done     chan struct{}
 }
 
@@ -69,7 +70,7 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Buckets: buckets, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &Server{Buckets: buckets, cmd: cmd, stderr: &OutputBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start ossmount server: %v", err)
@@ -114,7 +115,7 @@ func (s *Server) stop(t testing.TB) {
 		<-s.done
 	}
 	if t.Failed() {
-		t.Logf("ossmount server stderr (tail):\n%s", tail(s.stderr.String(), 40))
+		t.Logf("ossmount server stderr (tail):\n%s", Tail(s.stderr.String(), 40))
 	}
 }
 
@@ -194,28 +195,42 @@ func (s *Server) statsRequest(method string) (*http.Response, error) {
 	return resp, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
-type syncBuffer struct {
+// OutputBuffer collects a child process's output for one writer and many
+// readers.
+type OutputBuffer struct {
 	mu  sync.Mutex
 	buf strings.Builder
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *OutputBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *OutputBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-func tail(s string, lines int) string {
+// Tail is the last lines of s, for failure messages.
+func Tail(s string, lines int) string {
 	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(l) > lines {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// FreeAddr picks a free loopback address. Another process could take it
+// before the child binds it; the child then fails to start and says so.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

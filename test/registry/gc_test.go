@@ -32,7 +32,7 @@ func TestGarbageCollect(t *testing.T) {
 	// GC is not safe while the registry serves pushes (upstream's rule).
 	e.reg.Stop(t)
 	out := e.reg.GarbageCollect(t)
-	t.Logf("garbage-collect output (tail):\n%s", tail(out, 8))
+	t.Logf("garbage-collect output (tail):\n%s", harness.Tail(out, 8))
 	e.reg.Restart(t)
 
 	gone := map[string]string{"orphan layer": digestOf(t, orphan), "manifest A": digestOf(t, imgA), "config A": configDigest(t, imgA)}

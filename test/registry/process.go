@@ -3,16 +3,16 @@ package registry
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ossmount/ossmount/test/harness"
 )
 
 // Options configures one registry process.
@@ -27,7 +27,7 @@ type Registry struct {
 	Config string // path of its configuration file
 	bin    string
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *harness.OutputBuffer
 	done   chan struct{}
 }
 
@@ -77,7 +77,7 @@ http:
 // GET /v2/ answers, and stops it in t.Cleanup.
 func Start(t testing.TB, opts Options) *Registry {
 	t.Helper()
-	r := &Registry{Addr: freeAddr(t), bin: Binary(t)}
+	r := &Registry{Addr: harness.FreeAddr(t), bin: Binary(t)}
 	r.Config = WriteConfig(t, opts, r.Addr)
 	r.start(t)
 	t.Cleanup(func() { r.Stop(t) })
@@ -86,7 +86,7 @@ func Start(t testing.TB, opts Options) *Registry {
 
 func (r *Registry) start(t testing.TB) {
 	t.Helper()
-	r.log, r.done = &lockedBuffer{}, make(chan struct{})
+	r.log, r.done = &harness.OutputBuffer{}, make(chan struct{})
 	r.cmd = exec.Command(r.bin, "serve", r.Config)
 	r.cmd.Env = env()
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
@@ -106,11 +106,11 @@ func (r *Registry) start(t testing.TB) {
 		}
 		select {
 		case <-done:
-			t.Fatalf("registry exited before serving: %v\n%s", cmd.ProcessState, tail(r.Log(), 30))
+			t.Fatalf("registry exited before serving: %v\n%s", cmd.ProcessState, harness.Tail(r.Log(), 30))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("registry did not answer GET /v2/ within 2 minutes (last error %v)\n%s", err, tail(r.Log(), 30))
+			t.Fatalf("registry did not answer GET /v2/ within 2 minutes (last error %v)\n%s", err, harness.Tail(r.Log(), 30))
 		}
 	}
 }
@@ -171,7 +171,7 @@ func (r *Registry) Stop(t testing.TB) {
 		<-r.done
 	}
 	if t.Failed() {
-		t.Logf("registry %s log (tail):\n%s", r.Addr, tail(r.Log(), 40))
+		t.Logf("registry %s log (tail):\n%s", r.Addr, harness.Tail(r.Log(), 40))
 	}
 }
 
@@ -186,44 +186,7 @@ func (r *Registry) GarbageCollect(t testing.TB, flags ...string) string {
 	cmd.Env = env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("registry %s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 40))
+		t.Fatalf("registry %s: %v\n%s", strings.Join(args, " "), err, harness.Tail(string(out), 40))
 	}
 	return string(out)
-}
-
-// freeAddr picks a free loopback port. Another process could take it before
-// the registry binds it; the registry then exits and Start says so.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func tail(s string, lines int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
 }
