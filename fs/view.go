@@ -121,21 +121,6 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 		}
 		return metacache.Entry{}, errNotExist
 	}
-	// One LIST of the parent usually answers this lookup and every later one
-	// in that directory; only a directory over a page needs a LIST per name.
-	if entries, complete, err := f.listDir(ctx, dir, 1); err == nil && complete {
-		i := sort.Search(len(entries), func(i int) bool { return entries[i].Name >= name })
-		if i == len(entries) || entries[i].Name != name {
-			return metacache.Entry{}, errNotExist
-		}
-		e := entries[i]
-		if !e.IsDir && f.withMeta(ctx, p, &e) {
-			if cerr := f.cache.Put(p, e); cerr != nil {
-				f.log.Warn("cache entry", "path", p, "err", cerr)
-			}
-		}
-		return e, nil
-	}
 	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)
 	if !f.q.DirStable(f.dirKey(dir), epoch) {
@@ -207,16 +192,14 @@ func (f *FS) fetchEntry(ctx context.Context, p string) (metacache.Entry, error) 
 
 // withMeta adds to a file's entry from a listing, which has no user
 // metadata, the mode, owner and mtime chmod, chown and utimes left in
-// x-oss-meta-* (content-addressed blobs never have any). It reports whether
-// it asked OSS.
-func (f *FS) withMeta(ctx context.Context, p string, e *metacache.Entry) bool {
+// x-oss-meta-* (content-addressed blobs never have any).
+func (f *FS) withMeta(ctx context.Context, p string, e *metacache.Entry) {
 	if metacache.IsImmutable(p) {
-		return false
+		return
 	}
 	if o, err := f.client.Head(ctx, f.key(p)); err == nil {
 		applyMeta(e, o.Meta)
 	}
-	return true
 }
 
 // applyMeta reads the attributes an upload stored in x-oss-meta-*.
@@ -320,30 +303,16 @@ func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, erro
 
 // remoteListing returns OSS's entries of directory p, from the cache when fresh.
 func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, error) {
-	entries, _, err := f.listDir(ctx, p, 0)
-	return entries, err
-}
-
-// errEnoughPages stops a listing at the page limit.
-var errEnoughPages = errors.New("enough pages")
-
-// listDir lists directory p from OSS (or the cache when fresh), reading at
-// most maxPages pages (0: all). complete says whether it read them all; only
-// a complete listing is cached.
-func (f *FS) listDir(ctx context.Context, p string, maxPages int) (entries []metacache.Entry, complete bool, err error) {
 	if len(f.dirKey(p)) > maxKeyLen {
-		return nil, true, nil
+		return nil, nil
 	}
 	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
-		return entries, true, nil
+		return entries, nil
 	}
 	prefix := f.dirKey(p)
 	epoch := f.q.DirEpoch(prefix)
 	byName := map[string]metacache.Entry{}
-	pages := 0
-	complete = true
-	err = f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
-		pages++
+	err := f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
 		for _, o := range page.Objects {
 			name := strings.TrimPrefix(o.Key, prefix)
 			if name == "" { // the directory's own marker
@@ -368,28 +337,21 @@ func (f *FS) listDir(ctx context.Context, p string, maxPages int) (entries []met
 			}
 			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: time.Now()}
 		}
-		if maxPages > 0 && pages >= maxPages && page.NextToken != "" {
-			complete = false
-			return errEnoughPages
-		}
 		return nil
 	})
-	if errors.Is(err, errEnoughPages) {
-		return nil, false, nil
-	}
 	if err != nil {
-		return nil, false, fmt.Errorf("list %q: %w", prefix, err)
+		return nil, fmt.Errorf("list %q: %w", prefix, err)
 	}
-	entries = make([]metacache.Entry, 0, len(byName))
+	entries := make([]metacache.Entry, 0, len(byName))
 	for _, e := range byName {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	if !f.q.DirStable(prefix, epoch) {
-		return entries, true, nil // OSS may have answered from before a change: don't cache
+		return entries, nil // OSS may have answered from before a change: don't cache
 	}
 	if err := f.cache.PutListing(p, entries); err != nil {
 		f.log.Warn("cache listing", "dir", p, "err", err)
 	}
-	return entries, true, nil
+	return entries, nil
 }
