@@ -281,13 +281,18 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 func (f *FS) removeDir(p string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	marker := f.key(p) + "/"
 	if op := f.markers[p]; op != nil {
 		delete(f.markers, p)
-		if ok, err := f.q.Cancel(op); err != nil || ok {
-			return err // never written: nothing to delete
+		ok, err := f.q.Cancel(op)
+		if err != nil {
+			return err
+		}
+		if ok && !f.q.Queued(marker) {
+			return nil // never written, and no other marker on its way: nothing to delete
 		}
 	}
-	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p) + "/"}, false, false)
+	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: marker}, false, false)
 }
 
 func (f *FS) fsyncDir(ctx context.Context, p string) error {

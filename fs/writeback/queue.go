@@ -643,3 +643,15 @@ func (q *Queue) flushDoneLocked() {
 	}
 	q.done = q.done[:0]
 }
+
+// Queued reports whether an unfinished op has exactly key as its key.
+func (q *Queue) Queued(key string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, op := range q.ops {
+		if op.Key == key {
+			return true
+		}
+	}
+	return false
+}
