@@ -28,7 +28,7 @@ func (f *FS) applied(op *writeback.Op) {
 	set := func(p string, e metacache.Entry) {
 		dir, name := splitPath(p)
 		e.Name = name
-		errs = append(errs, f.ensureAncestors(dir))
+		errs = append(errs, f.ensureAncestors(op, dir))
 		if f.q.Busy(op, f.key(p), e.IsDir) {
 			errs = append(errs, f.cache.Delete(p), f.cache.InvalidateListing(dir))
 			return
@@ -112,12 +112,13 @@ func (f *FS) keepIfClean(op *writeback.Op, p string) {
 // entry of its parent: a listing cached while the creation was pending, when
 // OSS had nothing under that prefix yet, must not hide the directory once
 // the op has left the queue.
-func (f *FS) ensureAncestors(dir string) error {
+func (f *FS) ensureAncestors(op *writeback.Op, dir string) error {
 	for dir != "" {
 		parent, name := splitPath(dir)
 		// A fresh entry is in its parent's cached listing (the cache keeps
-		// the two in step); anything else is written.
-		if e, st := f.cache.Lookup(dir); st != metacache.Fresh || !e.IsDir {
+		// the two in step); anything else is written, unless other ops on
+		// that directory (its removal, say) are still to come.
+		if e, st := f.cache.Lookup(dir); (st != metacache.Fresh || !e.IsDir) && !f.q.Busy(op, f.key(dir), true) {
 			if err := f.cache.SetChild(parent, metacache.Entry{Name: name, IsDir: true, Mtime: f.started}); err != nil {
 				return err
 			}

@@ -282,15 +282,16 @@ func (f *FS) removeDir(p string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	marker := f.key(p) + "/"
-	if op := f.markers[p]; op != nil {
-		delete(f.markers, p)
-		ok, err := f.q.Cancel(op)
-		if err != nil {
-			return err
-		}
-		if ok && !f.q.Queued(marker) {
-			return nil // never written, and no other marker on its way: nothing to delete
-		}
+	fresh := f.markers[p] != nil // made by mkdir here: OSS had no marker before
+	delete(f.markers, p)
+	// Markers still queued (mkdir's, or one an unlink queued to keep the
+	// emptied directory) must not bring it back.
+	clean, err := f.q.CancelMarkers(marker)
+	if err != nil {
+		return err
+	}
+	if fresh && clean {
+		return nil // never written: nothing to delete
 	}
 	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: marker}, false, false)
 }

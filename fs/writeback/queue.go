@@ -644,14 +644,17 @@ func (q *Queue) flushDoneLocked() {
 	q.done = q.done[:0]
 }
 
-// Queued reports whether an unfinished op has exactly key as its key.
-func (q *Queue) Queued(key string) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+// CancelMarkers drops every queued directory marker with key that has not
+// started, and reports whether none is left running.
+func (q *Queue) CancelMarkers(key string) (bool, error) {
+	t := q.Begin()
+	clean := true
 	for _, op := range q.ops {
-		if op.Key == key {
-			return true
+		if op.Kind == Marker && op.Key == key {
+			if ok, _ := t.Cancel(op); !ok {
+				clean = false
+			}
 		}
 	}
-	return false
+	return clean, t.Commit()
 }
