@@ -309,11 +309,7 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 			return metacache.Entry{}, err
 		}
 	}
-	mode, hasMode := in.GetMode()
-	uid, hasUID := in.GetUID()
-	gid, hasGID := in.GetGID()
-	mtime, hasMtime := in.GetMTime()
-	if !hasMode && !hasUID && !hasGID && !hasMtime {
+	if !hasAttrs(in) {
 		return f.stat(ctx, p)
 	}
 	f.mu.Lock()
@@ -321,27 +317,13 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 		fl = f.files[p]
 	}
 	if fl != nil {
-		if hasMode {
-			fl.mode = mode & 0o7777
-		}
-		if hasUID || hasGID {
-			if !fl.hasOwner {
-				fl.uid, fl.gid, fl.hasOwner = f.opt.UID, f.opt.GID, true
-			}
-			if hasUID {
-				fl.uid = uid
-			}
-			if hasGID {
-				fl.gid = gid
-			}
-		}
-		if hasMtime {
-			fl.mtime = mtime
-		}
-		fl.gen++ // the new attributes travel with the next upload
 		e := fl.entryLocked()
+		f.applyAttrs(&e, in)
+		fl.mode, fl.uid, fl.gid, fl.hasOwner, fl.mtime = e.Mode, e.UID, e.GID, e.HasOwner, e.Mtime
+		fl.gen++ // the new attributes travel with the next upload
+		writers := fl.writers
 		f.mu.Unlock()
-		if fl.writers == 0 {
+		if writers == 0 {
 			if _, err := f.commit(fl); err != nil {
 				return e, err
 			}
@@ -354,21 +336,7 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 	} else if e.IsDir {
 		// Directories keep their attributes in the cache only: a directory
 		// may be nothing but a prefix, with no object to hold metadata.
-		if hasMode {
-			e.Mode = mode & 0o7777
-		}
-		if hasUID || hasGID {
-			e.UID, e.GID, e.HasOwner = f.opt.UID, f.opt.GID, true
-			if hasUID {
-				e.UID = uid
-			}
-			if hasGID {
-				e.GID = gid
-			}
-		}
-		if hasMtime {
-			e.Mtime = mtime
-		}
+		f.applyAttrs(&e, in)
 		return e, f.cache.Put(p, e)
 	}
 	// Only in OSS: stage it, so the attributes travel with its bytes.
@@ -383,6 +351,36 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 	}
 	_, err = f.commit(h.fl)
 	return e, err
+}
+
+func hasAttrs(in *fuse.SetAttrIn) bool {
+	_, mode := in.GetMode()
+	_, uid := in.GetUID()
+	_, gid := in.GetGID()
+	_, mtime := in.GetMTime()
+	return mode || uid || gid || mtime
+}
+
+// applyAttrs applies what chmod, chown and utimes set in in to e. An owner
+// never set before starts from the mount's defaults.
+func (f *FS) applyAttrs(e *metacache.Entry, in *fuse.SetAttrIn) {
+	if mode, ok := in.GetMode(); ok {
+		e.Mode = mode & 0o7777
+	}
+	uid, hasUID := in.GetUID()
+	gid, hasGID := in.GetGID()
+	if (hasUID || hasGID) && !e.HasOwner {
+		e.UID, e.GID, e.HasOwner = f.opt.UID, f.opt.GID, true
+	}
+	if hasUID {
+		e.UID = uid
+	}
+	if hasGID {
+		e.GID = gid
+	}
+	if mtime, ok := in.GetMTime(); ok {
+		e.Mtime = mtime
+	}
 }
 
 func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error {
