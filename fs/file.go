@@ -96,13 +96,15 @@ func (f *FS) stage(ctx context.Context, p string, fetch, existed bool, e metacac
 		fl.remote = f.key(p)
 	}
 	if fetch {
-		_, key := overlay(f.q.Snapshot(), f.key(p))
-		obj, err := f.client.Download(ctx, key, fd)
-		if ossio.IsNotFound(err) {
-			// A pending move of it may have run meanwhile: look again.
-			_, key = overlay(f.q.Snapshot(), f.key(p))
+		var obj ossio.Object
+		err := f.fromOSS(p, func(key string) error {
+			if err := fd.Truncate(0); err != nil {
+				return err
+			}
+			var err error
 			obj, err = f.client.Download(ctx, key, fd)
-		}
+			return err
+		})
 		if err != nil {
 			fd.Close()
 			os.Remove(sp)
@@ -112,6 +114,27 @@ func (f *FS) stage(ctx context.Context, p string, fetch, existed bool, e metacac
 		fl.mtime = e.Mtime
 	}
 	return fl, nil
+}
+
+// fromOSS calls get with each key where OSS may hold the bytes of file p
+// until one is found. A pending move of it may run meanwhile, so the keys
+// are looked up again once if none had it.
+func (f *FS) fromOSS(p string, get func(key string) error) error {
+	err := error(errNotExist)
+	for attempt := 0; attempt < 2; attempt++ {
+		f.mu.Lock()
+		r, rerr := f.ix.resolve(p)
+		f.mu.Unlock()
+		if rerr != nil {
+			return rerr
+		}
+		for _, c := range r.candidates() {
+			if err = get(f.key(c)); !ossio.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return err
 }
 
 // install puts a freshly staged file in place, unless another caller
@@ -143,25 +166,36 @@ func (f *FS) commit(fl *file) (*writeback.Op, error) {
 	if fl.unlinked || gen <= fl.flushedGen {
 		return fl.put, nil
 	}
-	if fl.put != nil && f.q.Pending(fl.put) {
+	c := f.beginLocked()
+	view := func() {
+		e := f.ix.ensure(fl.path)
+		if e.kind != kFile {
+			e = f.ix.set(fl.path, kFile)
+		}
+		e.attrs, e.hasAttrs = fl.entryLocked(), true
+	}
+	if fl.put != nil && c.Pending(fl.put) {
 		meta := fl.metaLocked()
 		if maps.Equal(meta, fl.put.Meta) {
+			c.Commit()
 			fl.flushedGen = gen // the queued upload will read these bytes
 			return fl.put, nil
 		}
 		// Attributes changed: the upload must carry the new ones.
 		next := &writeback.Op{Kind: writeback.Put, Key: fl.put.Key, Staging: fl.staging, Meta: meta, Rename: fl.put.Rename}
-		if ok, err := f.q.Replace(fl.put, next, true); err != nil {
-			return nil, err
-		} else if ok {
+		if ok, _ := c.Replace(fl.put, next, true); ok {
+			if err := f.commitLocked(c, view); err != nil {
+				return nil, err
+			}
 			fl.put = next
 			fl.flushedGen = gen
 			return next, nil
 		}
 	}
-	f.settleLocked(f.q, fl)
+	f.settleLocked(c, fl)
 	op := &writeback.Op{Kind: writeback.Put, Key: f.key(fl.path), Staging: fl.staging, Meta: fl.metaLocked()}
-	if err := f.q.Add(op, true, fl.writers > 0); err != nil {
+	c.Add(op, true, fl.writers > 0)
+	if err := f.commitLocked(c, view); err != nil {
 		return nil, err
 	}
 	fl.put = op
@@ -169,10 +203,14 @@ func (f *FS) commit(fl *file) (*writeback.Op, error) {
 	return op, nil
 }
 
-// restore rebuilds staged files from uploads a previous run journaled.
+// restore rebuilds the index and the staged files from the ops a previous
+// run journaled, in their order.
 func (f *FS) restore(ops []*writeback.Op) {
 	keep := map[string]bool{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for i, op := range ops {
+		f.replayLocked(op)
 		if op.Kind != writeback.Put {
 			continue
 		}
@@ -199,6 +237,7 @@ func (f *FS) restore(ops []*writeback.Op) {
 		}
 		fl := &file{path: p, staging: op.Staging, fd: fd, size: st.Size(), mtime: st.ModTime(), put: op,
 			remote: op.Key} // an older version may be there: a rename must delete it
+		applyFileMeta(fl, op.Meta)
 		if key != op.Key {
 			// A pending directory move carries the upload to p, as when a
 			// directory is renamed during an upload (see renameDir).
@@ -216,6 +255,58 @@ func (f *FS) restore(ops []*writeback.Op) {
 			os.Remove(sp)
 		}
 	}
+}
+
+// applyFileMeta restores what an upload's metadata says of a staged file.
+func applyFileMeta(fl *file, meta map[string]string) {
+	var e metacache.Entry
+	applyMeta(&e, meta)
+	fl.mode, fl.uid, fl.gid, fl.hasOwner = e.Mode, e.UID, e.GID, e.HasOwner
+	if !e.Mtime.IsZero() {
+		fl.mtime = e.Mtime
+	}
+}
+
+// replayLocked makes the index say what op, journaled by an earlier run,
+// will make of the tree, and pins it there, as the operation that made it did.
+func (f *FS) replayLocked(op *writeback.Op) {
+	p := f.opPath(op.Key)
+	// Ops that ran before the crash may have left entries the cache never
+	// learned of (they retire only with the last op on them): the listings
+	// above every key still pending are read from OSS again.
+	for _, k := range []string{op.Key, op.Src} {
+		if k == "" {
+			continue
+		}
+		for d := f.opPath(k); d != ""; {
+			d, _ = splitPath(d)
+			if err := f.cache.InvalidateListing(d); err != nil {
+				f.log.Warn("cache listing", "dir", d, "err", err)
+			}
+		}
+	}
+	switch op.Kind {
+	case writeback.Put:
+		f.ix.set(p, kFile)
+	case writeback.Copy:
+		src := f.opPath(op.Src)
+		r, _ := f.ix.resolve(src)
+		cands := r.candidates()
+		e := f.ix.set(p, kFile)
+		e.from = append(cands, src)
+	case writeback.Delete:
+		e := f.ix.set(p, kGone)
+		e.dropTree = e.dropTree || strings.HasSuffix(op.Key, "/")
+	case writeback.Marker:
+		if e := f.ix.ensure(p); e.kind != kDir {
+			// Made anew where something is on its way out: as mkdir did.
+			wasGone := e.kind == kGone
+			f.ix.set(p, kDir).fresh = wasGone
+		}
+	case writeback.MoveDir:
+		f.moveDirLocked(f.opPath(op.Src), p)
+	}
+	f.pinLocked(op)
 }
 
 // whereLater follows key through ops (later than the one that made it):

@@ -3,10 +3,10 @@
 // The local view of the tree is three layers, read top down:
 //   - staged files (files): written through the mount, held in staging files
 //     under the cache directory; their data and attributes are local;
-//   - pending ops (the writeback queue): changes journaled but not yet carried
-//     out in OSS; they decide whether a name exists and where in OSS its
-//     bytes are to be found for now (a renamed directory still lives under
-//     its old key until the move runs);
+//   - the index (index.go): every name a local change created, removed or
+//     moved and OSS does not show yet, held until the ops that carry the
+//     change out (the writeback queue) have run; it decides whether a name
+//     exists and where in OSS its bytes are for now;
 //   - the metadata cache (metacache): what OSS is known to hold, refreshed
 //     after the stat TTL, never for content-addressed blobs.
 //
@@ -58,17 +58,14 @@ type FS struct {
 
 	mu    sync.Mutex
 	files map[string]*file // GUARDED_BY(mu): staged files by path
-	// markers holds the directory markers of mkdirs not yet written: an
-	// rmdir before then cancels the marker instead of deleting it.
-	markers map[string]*writeback.Op // GUARDED_BY(mu)
+	ix    *index           // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
 	// clean lists staged files whose bytes OSS holds, most recently used
 	// first (see clean.go).
 	clean      list.List // GUARDED_BY(mu)
 	cleanBytes int64     // GUARDED_BY(mu)
 	reap       []*file   // GUARDED_BY(mu): dropped, staging file not yet removed (see reapLocked)
 
-	applyMu sync.Mutex // serialises cache updates that read before they write
-	seq     uint64     // GUARDED_BY(mu): names staging files
+	seq uint64 // GUARDED_BY(mu): names staging files
 }
 
 // New builds the filesystem, replays the journal a previous run left in the
@@ -87,7 +84,7 @@ func New(opt Options) (*FS, error) {
 		cache:      opt.Cache,
 		stagingDir: path.Join(opt.CacheDir, "staging"),
 		files:      map[string]*file{},
-		markers:    map[string]*writeback.Op{},
+		ix:         newIndex(),
 		started:    time.Now(),
 		seq:        uint64(time.Now().UnixNano()),
 	}

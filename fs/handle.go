@@ -11,8 +11,6 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/ossmount/ossmount/ossio"
 )
 
 // handle is an open file: over its staged bytes (fl), or, for a read of a
@@ -65,6 +63,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // Flush runs at every close(2) of a descriptor: the bytes written are
 // durable locally and their upload journaled before it returns.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if !h.write {
 		return 0
 	}
@@ -73,6 +72,7 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if !h.write {
 		return 0
 	}
@@ -199,24 +199,20 @@ func (r *remoteReader) fetch(i int64, ahead bool) *chunk {
 			}
 		}()
 		buf := make([]byte, n)
-		for attempt := 0; ; attempt++ {
-			// Resolved at each fetch: a pending move may have run meanwhile.
-			_, key := overlay(r.fsys.q.Snapshot(), r.fsys.key(r.path))
+		// Resolved at each fetch: a pending move may have run meanwhile.
+		err := r.fsys.fromOSS(r.path, func(key string) error {
 			body, err := r.fsys.client.GetRange(r.ctx, key, off, n)
 			if err == nil {
 				_, err = io.ReadFull(body, buf)
 				body.Close()
 			}
-			if ossio.IsNotFound(err) && attempt == 0 {
-				continue
-			}
-			if err != nil {
-				c.err = fmt.Errorf("read %q at %d: %w", r.path, off, err)
-				return
-			}
-			c.data = buf
+			return err
+		})
+		if err != nil {
+			c.err = fmt.Errorf("read %q at %d: %w", r.path, off, err)
 			return
 		}
+		c.data = buf
 	}()
 	return c
 }

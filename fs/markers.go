@@ -18,15 +18,15 @@ import (
 // markerNeeded reports whether op must be carried out: any op but a marker,
 // and a marker only for a directory the view shows empty.
 func (f *FS) markerNeeded(ctx context.Context, op *writeback.Op) bool {
-	if op.Kind != writeback.Marker {
-		return true
+	if op.Kind != writeback.Marker || op.Meta != nil {
+		return true // a marker with metadata holds a directory's attributes
 	}
 	p, ok := f.pathOf(op.Key)
 	if !ok {
 		return true
 	}
-	entries, err := f.readdir(ctx, p)
-	return err != nil || len(entries) == 0
+	empty, err := f.dirEmpty(ctx, p)
+	return err != nil || empty
 }
 
 // keepDir queues a marker for directory p if it is now empty, so that it
@@ -35,16 +35,74 @@ func (f *FS) keepDir(ctx context.Context, p string) error {
 	if p == "" {
 		return nil
 	}
-	entries, err := f.readdir(ctx, p)
-	if err != nil || len(entries) > 0 {
+	if empty, err := f.dirEmpty(ctx, p); err != nil || !empty {
 		return nil // gone, or still holding something
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.markers[p] != nil {
-		return nil // mkdir's own marker is still to come
+	e := f.ix.get(p)
+	if e != nil && (e.kind == kGone || e.kind == kFile) {
+		return nil // removed meanwhile
 	}
-	// Not in f.markers: OSS may already hold a marker for this directory,
-	// so an rmdir must delete it rather than cancel this one.
-	return f.q.Add(&writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}, true, false)
+	if e != nil && len(e.markers) > 0 {
+		return nil // a marker is still to come
+	}
+	c := f.beginLocked()
+	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}
+	c.Add(op, true, false)
+	return f.commitLocked(c, func() {
+		if e := f.ix.ensure(p); e.kind == kNone {
+			e.kind = kDir
+		}
+	})
+}
+
+// dirEmpty reports whether directory p shows no entries. It reads no more
+// of the listing than it must: an entry of the index, or the first name of
+// OSS's listing that the index does not remove, answers.
+func (f *FS) dirEmpty(ctx context.Context, p string) (bool, error) {
+	f.mu.Lock()
+	r, err := f.ix.resolve(p)
+	if err == nil && r.e != nil && r.e.kind == kGone {
+		err = errNotExist
+	}
+	gone := map[string]bool{}
+	if err == nil && r.e != nil {
+		for name, ch := range r.e.children {
+			switch ch.kind {
+			case kFile, kDir:
+				f.mu.Unlock()
+				return false, nil
+			case kGone:
+				gone[name] = true
+			}
+		}
+	}
+	f.mu.Unlock()
+	if err != nil || r.none {
+		return true, err
+	}
+	empty := true
+	err = f.remoteEach(ctx, r.where, r.where == p, func(name string) bool {
+		if !gone[name] {
+			empty = false
+		}
+		return empty
+	})
+	return empty, err
+}
+
+// remoteEach calls fn with the names OSS lists in directory p, in order,
+// until fn returns false.
+func (f *FS) remoteEach(ctx context.Context, p string, cached bool, fn func(name string) bool) error {
+	entries, err := f.remoteListing(ctx, p, cached)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !fn(e.Name) {
+			return nil
+		}
+	}
+	return nil
 }

@@ -89,6 +89,7 @@ func (n *node) newChild(ctx context.Context, name string, e metacache.Entry, out
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if len(name) > 255 {
 		return nil, syscall.ENAMETOOLONG
 	}
@@ -100,6 +101,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 }
 
 func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if h, ok := fh.(*handle); ok && h.fl != nil {
 		n.fsys.mu.Lock()
 		e, unlinked := h.fl.entryLocked(), h.fl.unlinked
@@ -121,6 +123,7 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 }
 
 func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	entries, err := n.fsys.readdir(ctx, n.path())
 	if err != nil {
 		return nil, n.fsys.errno("readdir", err)
@@ -136,6 +139,7 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	h, keep, err := n.fsys.open(ctx, n.path(), int(flags))
 	if err != nil {
 		return nil, 0, n.fsys.errno("open", err)
@@ -148,6 +152,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	h, e, err := n.fsys.create(ctx, n.path(), name, int(flags), mode)
 	if err != nil {
 		return nil, nil, 0, n.fsys.errno("create", err)
@@ -156,6 +161,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	e, err := n.fsys.mkdir(ctx, n.path(), name, mode)
 	if err != nil {
 		return nil, n.fsys.errno("mkdir", err)
@@ -164,20 +170,24 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	return n.fsys.errno("unlink", n.fsys.unlink(ctx, joinPath(n.path(), name)))
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	return n.fsys.errno("rmdir", n.fsys.rmdir(ctx, joinPath(n.path(), name)))
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	np := newParent.EmbeddedInode().Path(nil)
 	err := n.fsys.rename(ctx, joinPath(n.path(), name), np, newName, flags)
 	return n.fsys.errno("rename", err)
 }
 
 func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if n.IsDir() {
 		return n.fsys.errno("fsync directory", n.fsys.fsyncDir(ctx, n.path()))
 	}
@@ -188,6 +198,7 @@ func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) sysc
 }
 
 func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	var fl *file
 	if h, ok := fh.(*handle); ok {
 		fl = h.fl
@@ -222,3 +233,9 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.NameLen = 255
 	return 0
 }
+
+// uninterrupted keeps the caller's identity but drops the kernel's
+// interrupt: Go programs signal their own threads all the time, and an
+// operation that changes the tree (or looks a name up on the way) must
+// finish rather than fail with EINTR, which callers do not retry (DESIGN.md).
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"errors"
 	"os"
 	"time"
 
@@ -65,6 +64,9 @@ func (f *FS) openStaged(fl *file, write, trunc bool) (*handle, error) {
 	if write {
 		f.unmarkCleanLocked(fl) // it may change now
 		fl.writers++
+		if e := f.ix.ensure(fl.path); e.kind != kFile {
+			f.ix.set(fl.path, kFile) // its size and mtime are the staged file's now
+		}
 		if fl.put != nil && f.q.Pending(fl.put) {
 			f.q.Hold(fl.put) // a reopen for writing postpones the upload
 		}
@@ -112,6 +114,11 @@ func (f *FS) release(fl *file, write bool) {
 		if fl.writers == 0 && fl.put != nil && f.q.Pending(fl.put) {
 			f.q.Unhold(fl.put)
 		}
+		if fl.writers == 0 && f.files[fl.path] == fl {
+			if e := f.ix.get(fl.path); e != nil {
+				f.retireLocked(e) // closed unchanged: nothing will upload it
+			}
+		}
 	}
 	f.reapLocked()
 }
@@ -148,11 +155,17 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	c := f.beginLocked()
 	if old := f.files[p]; old != nil {
-		f.discardLocked(f.q, old)
+		f.discardLocked(c, old)
 		if old.remote != "" {
 			fl.remote = old.remote
 		}
+	}
+	if err := f.commitLocked(c, func() { f.ix.set(p, kFile) }); err != nil {
+		fl.fd.Close()
+		os.Remove(fl.staging)
+		return nil, metacache.Entry{}, err
 	}
 	f.files[p] = fl
 	fl.gen = 1 // even an empty new file is uploaded
@@ -187,26 +200,28 @@ func (f *FS) mkdir(ctx context.Context, dir, name string, mode uint32) (metacach
 	if _, err := f.stat(ctx, p); err == nil {
 		return metacache.Entry{}, errExist
 	}
+	attrs := metacache.Entry{Name: name, IsDir: true, Mtime: time.Now(), Mode: mode & 0o7777}
+	if caller, ok := fuse.FromContext(ctx); ok && (caller.Uid != f.opt.UID || caller.Gid != f.opt.GID) {
+		attrs.UID, attrs.GID, attrs.HasOwner = caller.Uid, caller.Gid, true
+	}
 	// The marker waits like an upload: the registry removes many of the
 	// directories it makes within moments, and then none need be written.
 	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/"}
 	f.mu.Lock()
-	err := f.q.Add(op, true, false)
-	if err == nil {
-		f.markers[p] = op
-	}
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	c := f.beginLocked()
+	c.Add(op, true, false)
+	err := f.commitLocked(c, func() {
+		e := f.ix.set(p, kDir)
+		// Nothing in OSS under it counts: it did not exist, or what OSS
+		// still holds there is on its way out. No LIST of a new directory.
+		e.fresh, e.made = true, op
+		e.attrs, e.hasAttrs = attrs, true
+	})
 	if err != nil {
 		return metacache.Entry{}, err
 	}
-	// Nothing in OSS is under a directory that did not exist, unless a
-	// pending move is still carrying its old contents away: list it as empty.
-	if !f.q.Busy(op, f.key(p), false) {
-		if err := f.cache.PutListing(p, nil); err != nil {
-			f.log.Warn("cache listing", "dir", p, "err", err)
-		}
-	}
-	return metacache.Entry{Name: name, IsDir: true, Mtime: time.Now(), Mode: mode & 0o7777}, nil
+	return attrs, nil
 }
 
 func (f *FS) unlink(ctx context.Context, p string) error {
@@ -223,12 +238,12 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 	f.mu.Lock()
 	// Cancelling its upload and deleting it reach the journal together: a
 	// crash in between must not bring back an older version from OSS.
-	t := f.q.Begin()
-	err = f.removeFileLocked(t, p, true)
-	if cerr := t.Commit(); err == nil {
-		err = cerr
+	c := f.beginLocked()
+	if err = f.removeFileLocked(c, p, true); err == nil {
+		err = f.commitLocked(c, func() { f.ix.set(p, kGone) })
+	} else {
+		c.Commit()
 	}
-	f.reapLocked()
 	f.mu.Unlock()
 	if err != nil {
 		return err
@@ -255,45 +270,47 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 	if f.opt.ReadOnly {
 		return errReadOnly
 	}
-	entries, err := f.readdir(ctx, p)
+	if e, err := f.stat(ctx, p); err != nil {
+		return err
+	} else if !e.IsDir {
+		return errNotDir
+	}
+	empty, err := f.dirEmpty(ctx, p)
 	if err != nil {
 		return err
 	}
-	if len(entries) > 0 {
+	if !empty {
 		return errNotEmpty
 	}
 	if err := f.removeDir(p); err != nil {
 		return err
 	}
-	// OSS may list the directory only as the common prefix of objects whose
-	// deletes are queued (it never had a marker, or the marker is never
-	// written): once they run, it is gone, and no op will tell the cache.
-	f.applyMu.Lock()
-	dir, name := splitPath(p)
-	err = errors.Join(f.cache.DeleteTree(p), f.cache.RemoveChild(dir, name))
-	f.applyMu.Unlock()
-	if err != nil {
-		return err
-	}
+	dir, _ := splitPath(p)
 	return f.keepDir(ctx, dir)
 }
 
+// removeDir takes directory p out of the tree: its queued markers are
+// cancelled, and OSS's marker deleted unless mkdir's own was never written.
 func (f *FS) removeDir(p string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	marker := f.key(p) + "/"
-	fresh := f.markers[p] != nil // made by mkdir here: OSS had no marker before
-	delete(f.markers, p)
-	// Markers still queued (mkdir's, or one an unlink queued to keep the
-	// emptied directory) must not bring it back.
-	clean, err := f.q.CancelMarkers(marker)
-	if err != nil {
-		return err
+	c := f.beginLocked()
+	fresh, clean := false, true
+	if e := f.ix.get(p); e != nil {
+		fresh = e.made != nil
+		for _, m := range append([]*writeback.Op(nil), e.markers...) {
+			if ok, _ := c.Cancel(m); !ok {
+				clean = false // running: the delete below follows it
+			}
+		}
 	}
-	if fresh && clean {
-		return nil // never written: nothing to delete
+	if !fresh || !clean {
+		c.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(p) + "/"}, false, false)
 	}
-	return f.q.Add(&writeback.Op{Kind: writeback.Delete, Key: marker}, false, false)
+	return f.commitLocked(c, func() {
+		e := f.ix.set(p, kGone)
+		e.dropTree = true
+	})
 }
 
 func (f *FS) fsyncDir(ctx context.Context, p string) error {
@@ -334,10 +351,8 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 	if e, err := f.stat(ctx, p); err != nil {
 		return e, err
 	} else if e.IsDir {
-		// Directories keep their attributes in the cache only: a directory
-		// may be nothing but a prefix, with no object to hold metadata.
 		f.applyAttrs(&e, in)
-		return e, f.cache.Put(p, e)
+		return e, f.setDirAttrs(p, e)
 	}
 	// Only in OSS: stage it, so the attributes travel with its bytes.
 	h, _, err := f.open(ctx, p, os.O_RDWR)
@@ -406,4 +421,22 @@ func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error
 		return err
 	}
 	return nil
+}
+
+// setDirAttrs keeps a directory's mode, owner and mtime in the x-oss-meta-*
+// of its marker, which is written for them even when the directory has entries.
+func (f *FS) setDirAttrs(p string, e metacache.Entry) error {
+	fl := &file{mode: e.Mode, uid: e.UID, gid: e.GID, hasOwner: e.HasOwner, mtime: e.Mtime}
+	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/", Meta: fl.metaLocked()}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.beginLocked()
+	c.Add(op, true, false)
+	return f.commitLocked(c, func() {
+		d := f.ix.ensure(p)
+		if d.kind != kDir {
+			d = f.ix.set(p, kDir)
+		}
+		d.attrs, d.hasAttrs = e, true
+	})
 }

@@ -2,9 +2,11 @@ package fs
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/ossmount/ossmount/fs/writeback"
+	"github.com/ossmount/ossmount/metacache"
 )
 
 // Flags of renameat2(2).
@@ -47,11 +49,11 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 			if !de.IsDir {
 				return errNotDir
 			}
-			entries, err := f.readdir(ctx, dst)
+			empty, err := f.dirEmpty(ctx, dst)
 			if err != nil {
 				return err
 			}
-			if len(entries) > 0 {
+			if !empty {
 				return errNotEmpty
 			}
 		}
@@ -63,27 +65,42 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 	if dstExists && de.IsDir {
 		return errIsDir
 	}
-	if err := f.renameFile(src, dst, dstExists); err != nil {
+	if err := f.renameFile(src, dst, se, dstExists); err != nil {
 		return err
 	}
 	return f.keepDir(ctx, srcDir)
 }
 
-func (f *FS) renameFile(src, dst string, dstExists bool) error {
+func (f *FS) renameFile(src, dst string, se metacache.Entry, dstExists bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	r, err := f.ix.resolve(src)
+	if err != nil {
+		return err
+	}
+	from := append(r.candidates(), src) // where the bytes are until the copy runs
 	// One journal commit for the whole rename: after a crash it is carried
 	// out entirely or not at all.
-	t := f.q.Begin()
-	err := f.renameFileTxn(t, src, dst, dstExists)
-	if cerr := t.Commit(); err == nil {
-		err = cerr
+	c := f.beginLocked()
+	if err := f.renameFileTxn(c, src, dst, dstExists); err != nil {
+		c.Commit()
+		return err
 	}
-	f.reapLocked()
-	return err
+	return f.commitLocked(c, func() {
+		f.ix.set(src, kGone)
+		d := f.ix.set(dst, kFile)
+		_, name := splitPath(dst)
+		d.attrs, d.hasAttrs = se, true
+		d.attrs.Name = name
+		for _, op := range c.added {
+			if op.Kind == writeback.Copy {
+				d.from = from
+			}
+		}
+	})
 }
 
-func (f *FS) renameFileTxn(t *writeback.Txn, src, dst string, dstExists bool) error {
+func (f *FS) renameFileTxn(t writeback.Log, src, dst string, dstExists bool) error {
 	srcKey, dstKey := f.key(src), f.key(dst)
 	add := func(op *writeback.Op) error {
 		op.Rename = true
@@ -154,26 +171,67 @@ func (f *FS) renameFileTxn(t *writeback.Txn, src, dst string, dstExists bool) er
 func (f *FS) renameDir(src, dst string, dstExists bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := f.q.Begin()
-	err := f.renameDirTxn(t, src, dst, dstExists)
-	if cerr := t.Commit(); err == nil {
-		err = cerr
+	c := f.beginLocked()
+	if err := f.renameDirTxn(c, src, dst, dstExists); err != nil {
+		c.Commit()
+		return err
 	}
-	f.reapLocked()
-	return err
+	return f.commitLocked(c, func() { f.moveDirLocked(src, dst) })
 }
 
-func (f *FS) renameDirTxn(t *writeback.Txn, src, dst string, dstExists bool) error {
+// moveDirLocked moves directory src to dst in the index: the entries below
+// it go along, and until the moves pending on the way run, OSS holds them
+// where src's are now.
+func (f *FS) moveDirLocked(src, dst string) {
+	r, _ := f.ix.resolve(src)
+	// Moves pending above src carry its entries on first: dst must learn
+	// where they end up when each of them has run.
+	var carriers []*writeback.Op
+	for e := r.e; e != nil && e.parent != nil; e = e.parent {
+		carriers = append(carriers, e.moves...)
+	}
+	if r.e == nil {
+		carriers = nil
+		for e := f.ix.get(parentOf(src)); e != nil && e.parent != nil; e = e.parent {
+			carriers = append(carriers, e.moves...)
+		}
+	}
+	moved, _ := f.ix.moveTree(src, dst)
+	if moved.kind != kDir {
+		moved.kind = kDir
+	}
+	if !r.none {
+		moved.from = []string{r.where}
+	}
+	moved.dropTree = true
+	clearMade(moved) // the move carries markers along: an rmdir there must delete
+	for _, op := range carriers {
+		if !slices.Contains(moved.ops, op) {
+			moved.ops = append(moved.ops, op)
+			f.ix.pinned[op] = append(f.ix.pinned[op], moved)
+			moved.moves = append(moved.moves, op)
+		}
+	}
+}
+
+func clearMade(e *entry) {
+	e.made = nil
+	for _, ch := range e.children {
+		clearMade(ch)
+	}
+}
+
+func parentOf(p string) string {
+	dir, _ := splitPath(p)
+	return dir
+}
+
+func (f *FS) renameDirTxn(t writeback.Log, src, dst string, dstExists bool) error {
 	if dstExists {
 		t.Add(&writeback.Op{Kind: writeback.Delete, Key: f.key(dst) + "/", Rename: true}, false, false)
 	}
 	move := &writeback.Op{Kind: writeback.MoveDir, Src: f.key(src) + "/", Key: f.key(dst) + "/", Rename: true}
 	t.Add(move, false, false)
-	for p := range f.markers {
-		if p == src || strings.HasPrefix(p, src+"/") {
-			delete(f.markers, p) // the move carries them; an rmdir now must delete
-		}
-	}
 	for p, fl := range f.files {
 		rest, ok := strings.CutPrefix(p, src+"/")
 		if !ok {

@@ -55,43 +55,86 @@ func validRemoteName(name string) bool {
 // stat returns the entry at path p as the mount shows it.
 func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 	if p == "" {
-		return metacache.Entry{IsDir: true}, nil
+		return f.dirAttrsLocked("", nil), nil
 	}
-	f.mu.Lock()
-	if fl := f.stagedLocked(p); fl != nil {
-		e := fl.entryLocked()
-		f.mu.Unlock()
-		return e, nil
-	}
-	f.mu.Unlock()
 	_, name := splitPath(p)
 	for attempt := 0; ; attempt++ {
 		epoch := f.q.MoveEpoch()
-		pres, key := overlay(f.q.Snapshot(), f.key(p))
-		switch pres {
-		case absent:
-			return metacache.Entry{}, errNotExist
-		case isDir:
-			if e, st := f.cache.Lookup(p); (st == metacache.Fresh || st == metacache.Stale) && e.IsDir {
-				return e, nil // attributes set by chmod and the like
+		f.mu.Lock()
+		if fl := f.stagedLocked(p); fl != nil {
+			e := fl.entryLocked()
+			f.mu.Unlock()
+			return e, nil
+		}
+		r, err := f.ix.resolve(p)
+		var local *metacache.Entry
+		if err == nil && r.e != nil {
+			local, err = f.localLocked(p, r.e)
+		}
+		cands := r.candidates()
+		f.mu.Unlock()
+		if err != nil || local != nil {
+			if local != nil {
+				local.Name = name
+				return *local, nil
 			}
-			return metacache.Entry{Name: name, IsDir: true, Mtime: f.started}, nil
+			return metacache.Entry{}, err
 		}
-		rp, ok := f.pathOf(key)
-		if !ok {
-			return metacache.Entry{}, errNotExist
-		}
-		e, err := f.remoteStat(ctx, rp)
-		if key != f.key(p) && !f.q.MoveStable(epoch) && attempt < maxMoveRetries {
+		e, err := f.remoteFirst(ctx, p, cands)
+		if readThrough(cands, p) && !f.q.MoveStable(epoch) && attempt < maxMoveRetries {
 			moveBackoff(attempt) // a move ran while we looked at its source
 			continue
 		}
-		if err == nil && (pres == isFile && e.IsDir || pres == noFile && !e.IsDir) {
-			return metacache.Entry{}, errNotExist
+		if err == nil && r.e != nil && r.e.kind == kFile && e.IsDir {
+			err = errNotExist // OSS still has a directory where a file is on its way
 		}
 		e.Name = name
 		return e, err
 	}
+}
+
+// localLocked is what the index entry e says of p when that is enough:
+// nil when OSS must be asked.
+func (f *FS) localLocked(p string, e *entry) (*metacache.Entry, error) {
+	switch e.kind {
+	case kGone:
+		return nil, errNotExist
+	case kDir:
+		a := f.dirAttrsLocked(p, e)
+		return &a, nil
+	case kFile:
+		if e.hasAttrs {
+			a := e.attrs
+			return &a, nil
+		}
+	}
+	return nil, nil
+}
+
+// remoteFirst stats the first of cands (where OSS may hold p) that OSS
+// holds. Another path than p is asked of OSS itself: the cache learns what
+// OSS holds at a path when the index lets go of it, and the index still
+// holds the source of a pending copy or move.
+func (f *FS) remoteFirst(ctx context.Context, p string, cands []string) (metacache.Entry, error) {
+	err := errNotExist
+	for _, c := range cands {
+		var e metacache.Entry
+		if c == p {
+			e, err = f.remoteStat(ctx, c)
+		} else {
+			e, err = f.fetchEntry(ctx, c)
+		}
+		if !errors.Is(err, errNotExist) {
+			return e, err
+		}
+	}
+	return metacache.Entry{}, err
+}
+
+// readThrough reports whether a lookup of p looked at another path in OSS:
+// a pending move's source, which may move on while it looks.
+func readThrough(cands []string, p string) bool {
+	return len(cands) > 1 || len(cands) == 1 && cands[0] != p
 }
 
 // maxMoveRetries bounds how often a lookup starts over because a pending
@@ -114,15 +157,18 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 		return e, errNotExist
 	}
 	dir, name := splitPath(p)
-	if entries, st := f.cache.Listing(dir); st == metacache.Fresh {
-		i := sort.Search(len(entries), func(i int) bool { return entries[i].Name >= name })
-		if i < len(entries) && entries[i].Name == name {
-			return entries[i], nil
-		}
-		return metacache.Entry{}, errNotExist
+	switch e, st := f.cache.Child(dir, name); st {
+	case metacache.Fresh:
+		return e, nil
+	case metacache.Negative:
+		return e, errNotExist
 	}
 	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)
+	// Under f.mu no op can retire into the cache between the check and
+	// the write, which would then overwrite it with an older answer.
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if !f.q.DirStable(f.dirKey(dir), epoch) {
 		return e, err // OSS may have answered from before a change: don't cache
 	}
@@ -221,96 +267,140 @@ func objectEntry(name string, o ossio.Object) metacache.Entry {
 	return metacache.Entry{Name: name, Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
 }
 
-// readdir lists directory p as the mount shows it, sorted by name.
+// readdir lists directory p as the mount shows it, sorted by name: OSS's
+// listing (through the cache) with the index's entries of p laid over it.
 func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
 	for attempt := 0; ; attempt++ {
 		epoch := f.q.MoveEpoch()
-		entries, err := f.readdirOnce(ctx, p)
-		if f.q.MoveStable(epoch) || attempt >= maxMoveRetries {
+		entries, through, err := f.readdirOnce(ctx, p)
+		if !through || f.q.MoveStable(epoch) || attempt >= maxMoveRetries {
 			return entries, err
 		}
 		moveBackoff(attempt)
 	}
 }
 
-func (f *FS) readdirOnce(ctx context.Context, p string) ([]metacache.Entry, error) {
-	ops := f.q.Snapshot()
+// localChild is an index entry of a listed directory, copied out of the lock.
+type localChild struct {
+	name  string
+	kind  kind
+	attrs *metacache.Entry // nil: ask OSS at cands
+	cands []string
+}
 
-	if p != "" {
-		if pres, _ := overlay(ops, f.key(p)); pres == absent || pres == isFile {
-			return nil, errNotDir
-		}
-	}
-	remoteDir, names, hasBase := translateDir(ops, f.dirKey(p))
-	var base []metacache.Entry
-	if hasBase {
-		rp, _ := f.pathOf(remoteDir)
-		var err error
-		if base, err = f.remoteListing(ctx, rp); err != nil {
-			return nil, err
-		}
-	}
-	byName := make(map[string]metacache.Entry, len(base))
-	for _, e := range base {
-		byName[e.Name] = e
-	}
-	for name := range opNames(ops, names) {
-		if !validRemoteName(name) {
-			continue
-		}
-		switch pres, key := overlay(ops, f.key(joinPath(p, name))); pres {
-		case absent:
-			delete(byName, name)
-		case noFile:
-			if e, ok := byName[name]; ok && !e.IsDir {
-				delete(byName, name)
-			}
-		case isDir:
-			byName[name] = metacache.Entry{Name: name, IsDir: true, Mtime: f.started}
-		case isFile:
-			if e, ok := byName[name]; !ok || e.IsDir {
-				e := metacache.Entry{Name: name}
-				if kp, ok := f.pathOf(key); ok {
-					if re, err := f.remoteStat(ctx, kp); err == nil {
-						e = re
-						e.Name = name
-					}
-				}
-				byName[name] = e
-			}
-		}
-	}
+func (f *FS) readdirOnce(ctx context.Context, p string) (out []metacache.Entry, through bool, err error) {
 	f.mu.Lock()
-	prefix := joinPath(p, "")
-	if p != "" {
-		prefix = p + "/"
+	r, err := f.ix.resolve(p)
+	if err == nil && r.e != nil {
+		switch r.e.kind {
+		case kGone:
+			err = errNotExist
+		case kFile:
+			err = errNotDir
+		}
 	}
-	for fp := range f.files {
-		if rest, ok := strings.CutPrefix(fp, prefix); ok && !strings.Contains(rest, "/") && (p != "" || fp != "") {
-			if fl := f.stagedLocked(fp); fl != nil {
-				byName[rest] = fl.entryLocked()
+	if err != nil {
+		f.mu.Unlock()
+		return nil, false, err
+	}
+	var locals []localChild
+	if r.e != nil {
+		locals = make([]localChild, 0, len(r.e.children))
+		for name, ch := range r.e.children {
+			if ch.kind == kNone {
+				continue
 			}
+			cp := joinPath(p, name)
+			lc := localChild{name: name, kind: ch.kind}
+			if fl := f.stagedLocked(cp); fl != nil && ch.kind == kFile {
+				a := fl.entryLocked()
+				lc.attrs = &a
+			} else if a, _ := f.localLocked(cp, ch); a != nil {
+				lc.attrs = a
+			} else if ch.kind == kFile {
+				cr := resolved{e: ch, where: joinPath(r.where, name), none: r.none}
+				lc.cands = cr.candidates()
+			}
+			locals = append(locals, lc)
 		}
 	}
 	f.mu.Unlock()
-	out := make([]metacache.Entry, 0, len(byName))
+	through = !r.none && r.where != p
+	var base []metacache.Entry
+	if !r.none {
+		if base, err = f.remoteListing(ctx, r.where, r.where == p); err != nil {
+			return nil, through, err
+		}
+	}
+	if len(locals) == 0 {
+		return base, through, nil // already sorted
+	}
+	byName := make(map[string]metacache.Entry, len(base)+len(locals))
+	for _, e := range base {
+		byName[e.Name] = e
+	}
+	for _, lc := range locals {
+		switch {
+		case lc.kind == kGone:
+			delete(byName, lc.name)
+		case lc.attrs != nil:
+			a := *lc.attrs
+			a.Name = lc.name
+			byName[lc.name] = a
+		default:
+			if cur, ok := byName[lc.name]; ok && !cur.IsDir {
+				continue // OSS's own listing has its size
+			}
+			a, err := f.remoteFirst(ctx, joinPath(p, lc.name), lc.cands)
+			if err != nil || a.IsDir {
+				a = metacache.Entry{} // not there yet: an empty file, as it was made
+			}
+			through = through || readThrough(lc.cands, joinPath(p, lc.name))
+			a.Name = lc.name
+			byName[lc.name] = a
+		}
+	}
+	out = make([]metacache.Entry, 0, len(byName))
 	for _, e := range byName {
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, through, nil
 }
 
 // remoteListing returns OSS's entries of directory p, from the cache when fresh.
-func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, error) {
+// Unless cached is set (p is the source of a pending move: see
+// remoteFirst), it asks OSS and keeps nothing.
+func (f *FS) remoteListing(ctx context.Context, p string, cached bool) ([]metacache.Entry, error) {
 	if len(f.dirKey(p)) > maxKeyLen {
 		return nil, nil
+	}
+	if !cached {
+		return f.listOSS(ctx, p)
 	}
 	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
 		return entries, nil
 	}
 	prefix := f.dirKey(p)
 	epoch := f.q.DirEpoch(prefix)
+	entries, err := f.listOSS(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock() // see remoteStat
+	defer f.mu.Unlock()
+	if !f.q.DirStable(prefix, epoch) {
+		return entries, nil // OSS may have answered from before a change: don't cache
+	}
+	if err := f.cache.PutListing(p, entries); err != nil {
+		f.log.Warn("cache listing", "dir", p, "err", err)
+	}
+	return entries, nil
+}
+
+// listOSS lists directory p in OSS, sorted by name.
+func (f *FS) listOSS(ctx context.Context, p string) ([]metacache.Entry, error) {
+	prefix := f.dirKey(p)
 	byName := map[string]metacache.Entry{}
 	err := f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
 		for _, o := range page.Objects {
@@ -347,11 +437,5 @@ func (f *FS) remoteListing(ctx context.Context, p string) ([]metacache.Entry, er
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	if !f.q.DirStable(prefix, epoch) {
-		return entries, nil // OSS may have answered from before a change: don't cache
-	}
-	if err := f.cache.PutListing(p, entries); err != nil {
-		f.log.Warn("cache listing", "dir", p, "err", err)
-	}
 	return entries, nil
 }

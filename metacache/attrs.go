@@ -16,7 +16,7 @@ func (c *Cache) Lookup(path string) (Entry, Status) {
 	var r record
 	found := false
 	err := c.meta.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(entryKey(path))
+		item, err := c.get(txn, entryKey(path))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}
@@ -78,6 +78,7 @@ func (c *Cache) put(path string, e *Entry) error {
 	mu := c.dirLock(dir)
 	mu.Lock()
 	defer mu.Unlock()
+	c.touch(dir, name)
 	return c.meta.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(entryKey(path), rec); err != nil {
 			return err

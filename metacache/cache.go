@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,30 @@ type Cache struct {
 	dirMu [64]sync.Mutex
 	seed  maphash.Seed
 
+	// listMu serialises PutListing of one directory (same striping as
+	// dirMu; taken before dirMu). PutListing holds dirMu only to drop the
+	// header at its start and to write it at its end, not while it writes
+	// the children, so that SetChild, RemoveChild and Put of a child (of
+	// that directory, or of another on the same stripe) are not held up by
+	// a large listing. Readers take neither lock.
+	listMu [64]sync.Mutex
+
+	// pending holds, for each directory whose PutListing is writing its
+	// children without dirMu, a note that a change to that directory's
+	// listing (Put, SetChild, RemoveChild, PutNegative, InvalidateListing,
+	// DeleteTree) happened meanwhile; PutListing then rewrites under dirMu.
+	pendMu  sync.Mutex
+	pending map[string]*listingWrite
+
+	// afterChildren, when set (tests only), runs in PutListing after the
+	// unlocked write of the children, before dirMu is taken again.
+	afterChildren func(dir string)
+
+	// Counters of Badger work, for tests that assert the cost of an
+	// operation without timing it.
+	nGets  atomic.Int64 // point reads (txn.Get) by readers
+	nIters atomic.Int64 // iterators opened, by readers and writers
+
 	stop      chan struct{} // closed by Close: ends the GC loop
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -58,7 +83,10 @@ func Open(dir string, opt Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{opt: opt, log: opt.Logger, lock: lock, seed: maphash.MakeSeed(), stop: make(chan struct{})}
+	c := &Cache{
+		opt: opt, log: opt.Logger, lock: lock, seed: maphash.MakeSeed(),
+		pending: make(map[string]*listingWrite), stop: make(chan struct{}),
+	}
 	c.meta, err = badger.Open(metaOptions(filepath.Join(dir, "meta"), opt.Logger))
 	if err != nil {
 		lock.Close()
@@ -189,7 +217,32 @@ func (c *Cache) runGC(db *badger.DB, name string) {
 
 // dirLock returns the stripe guarding dir's listing.
 func (c *Cache) dirLock(dir string) *sync.Mutex {
-	return &c.dirMu[maphash.String(c.seed, dir)%uint64(len(c.dirMu))]
+	return &c.dirMu[c.stripe(dir)]
+}
+
+// listLock returns the stripe serialising PutListing of dir.
+func (c *Cache) listLock(dir string) *sync.Mutex {
+	return &c.listMu[c.stripe(dir)]
+}
+
+func (c *Cache) stripe(dir string) uint64 {
+	return maphash.String(c.seed, dir) % uint64(len(c.dirMu))
+}
+
+// get is txn.Get, counted.
+func (c *Cache) get(txn *badger.Txn, key []byte) (*badger.Item, error) {
+	c.nGets.Add(1)
+	return txn.Get(key)
+}
+
+// newIterator opens a key-only-prefetch iterator over prefix, counted.
+// Values are inline in the LSM tree; they are read in place.
+func (c *Cache) newIterator(txn *badger.Txn, prefix []byte) *badger.Iterator {
+	c.nIters.Add(1)
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	return txn.NewIterator(opts)
 }
 
 func (c *Cache) now() time.Time { return c.opt.Now() }

@@ -77,7 +77,11 @@ type record struct {
 var errBadRecord = errors.New("corrupt cache record")
 
 func encodeAttrs(e *Entry, seen time.Time) []byte {
-	b := make([]byte, 0, 2+4*binary.MaxVarintLen64+len(e.ETag))
+	return appendAttrs(make([]byte, 0, 2+4*binary.MaxVarintLen64+len(e.ETag)), e, seen)
+}
+
+// appendAttrs appends e's record, seen at seen, to b.
+func appendAttrs(b []byte, e *Entry, seen time.Time) []byte {
 	b = append(b, recAttrs)
 	b = binary.AppendVarint(b, seen.UnixNano())
 	var flags byte

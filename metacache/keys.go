@@ -19,10 +19,19 @@ import (
 //
 // The 0x00 after D keeps the listings of "a" and "ab" apart (a name never
 // contains 0x00 or '/'), and makes a listing a prefix scan already sorted by
-// name in byte order. A listing counts only while its header exists: PutListing
-// removes the header first and writes it last, so readers never see half of
-// a listing, and InvalidateListing deletes only the header (the orphaned
-// children are replaced by the next PutListing or dropped by DeleteTree).
+// name in byte order (ListingPage resumes after NAME by seeking to
+// "l D 0x00 NAME 0x00"), and a lookup in it two point reads, "h D" and
+// "l D 0x00 NAME" (Child). A listing counts only while its header exists:
+// PutListing removes the header first and writes it last, so readers never
+// see half of a listing, and InvalidateListing deletes only the header (the
+// orphaned children are replaced by the next PutListing or dropped by
+// DeleteTree).
+//
+// The seen time in an 'l' record is when that child was last written: by
+// the PutListing that fetched it, or by a later Put/SetChild. PutListing
+// leaves a child key in place when its record is unchanged but for the seen
+// time, so a child key may be older than its header; the child was seen at
+// the later of the two. 'e' records are always rewritten by PutListing.
 //
 // The subtree below a directory T != "" is the ranges "e T/", "h T/",
 // "l T/", plus "e T", "h T", "l T 0x00" for T itself; for the root it is

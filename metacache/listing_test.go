@@ -194,3 +194,22 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkPutListing10kChanged replaces a 10,000-entry listing by one in
+// which every record differs, so no child key can be kept.
+func BenchmarkPutListing10kChanged(b *testing.B) {
+	c, _ := openTest(b, nil)
+	a, z := manyEntries(10000), manyEntries(10000)
+	for i := range z {
+		z[i].Size++
+	}
+	for i := 0; b.Loop(); i++ {
+		entries := a
+		if i%2 == 1 {
+			entries = z
+		}
+		if err := c.PutListing("big", entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

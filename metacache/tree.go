@@ -56,10 +56,7 @@ func (c *Cache) deleteTree(path string) error {
 	}
 	err := c.meta.View(func(txn *badger.Txn) error {
 		for _, prefix := range prefixes {
-			opts := badger.DefaultIteratorOptions
-			opts.PrefetchValues = false
-			opts.Prefix = prefix
-			it := txn.NewIterator(opts)
+			it := c.newIterator(txn, prefix)
 			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 				if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
 					it.Close()
@@ -76,5 +73,6 @@ func (c *Cache) deleteTree(path string) error {
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("delete subtree: %w", err)
 	}
+	c.touchTree(path)
 	return nil
 }

@@ -14,6 +14,7 @@
 package writeback
 
 import (
+	"container/list"
 	"strings"
 	"time"
 )
@@ -54,6 +55,16 @@ type Op struct {
 	lastErr   error
 	done      chan struct{} // closed when the op has finished or was cancelled
 	waiters   int
+
+	// The queue's indexes (index.go).
+	orderElem *list.Element // in Queue.order; nil when not in the queue
+	links     []chainLink   // in the chain of each exact key it touches
+	pblockers int           // earlier unfinished ops it overlaps through a prefix
+	pdeps     []*Op         // those ops, to pass urgency on
+	pwaiters  []*Op         // later ops counting this one in their pblockers
+	readyIdx  int           // 1 + index in Queue.ready; 0 when not in it
+	timerIdx  int           // 1 + index in Queue.timers; 0 when not in it
+	timerAt   time.Time     // its notBefore when it entered Queue.timers
 }
 
 // Done is closed once the op has been carried out or cancelled.

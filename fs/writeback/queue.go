@@ -1,6 +1,9 @@
 package writeback
 
 import (
+	"cmp"
+	"container/heap"
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,8 +51,13 @@ type Queue struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	ops     []*Op // GUARDED_BY(mu): unfinished ops in Seq order
+	mu    sync.Mutex
+	order *list.List // GUARDED_BY(mu): unfinished ops in Seq order
+	// The indexes that find conflicts and runnable ops (index.go).
+	nodes   map[string]*dirNode // GUARDED_BY(mu): by directory prefix
+	ready   opHeap              // GUARDED_BY(mu): may start now, by Seq
+	timers  opHeap              // GUARDED_BY(mu): waiting for notBefore
+	steps   uint64              // GUARDED_BY(mu): index steps taken; tests check cost with it
 	nextSeq uint64
 	running int
 	closed  bool
@@ -76,7 +84,9 @@ func New(cfg Config) *Queue {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Queue{cfg: cfg, log: cfg.Logger, nextSeq: 1, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	q := &Queue{cfg: cfg, log: cfg.Logger, nextSeq: 1, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	q.initIndex()
+	return q
 }
 
 func journalKey(seq uint64) string { return fmt.Sprintf("op/%016x", seq) }
@@ -102,9 +112,12 @@ func (q *Queue) Replay() ([]*Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay journal: %w", err)
 	}
+	// Queue order is Seq order, whatever order the journal keeps.
+	slices.SortStableFunc(ops, func(a, b *Op) int { return cmp.Compare(a.Seq, b.Seq) })
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var kept []*Op
+	now := time.Now()
 	for _, op := range ops {
 		if op.Seq >= q.nextSeq {
 			q.nextSeq = op.Seq + 1
@@ -118,7 +131,8 @@ func (q *Queue) Replay() ([]*Op, error) {
 		}
 		op.done = make(chan struct{})
 		op.replayed = true
-		q.ops = append(q.ops, op)
+		q.insertLocked(op)
+		q.placeLocked(op, now)
 		kept = append(kept, op)
 	}
 	return kept, nil
@@ -287,8 +301,8 @@ func (t *Txn) Commit() error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	for _, op := range t.dropped {
-		q.removeLocked(op)
 		op.cancelled = true
+		q.removeLocked(op)
 		close(op.done)
 	}
 	now := time.Now()
@@ -297,7 +311,8 @@ func (t *Txn) Commit() error {
 		if t.delayed[op] {
 			op.notBefore = now.Add(q.cfg.Delay)
 		}
-		q.ops = append(q.ops, op)
+		q.insertLocked(op)
+		q.placeLocked(op, now)
 	}
 	q.poke()
 	return nil
@@ -308,24 +323,25 @@ func (t *Txn) Commit() error {
 func (q *Queue) Hold(op *Op) {
 	q.mu.Lock()
 	op.held = true
+	q.placeLocked(op, time.Now())
 	q.mu.Unlock()
 }
 
 // Unhold lets op run after the queue's delay.
 func (q *Queue) Unhold(op *Op) {
 	q.mu.Lock()
+	now := time.Now()
 	op.held = false
-	op.notBefore = time.Now().Add(q.cfg.Delay)
+	op.notBefore = now.Add(q.cfg.Delay)
+	q.placeLocked(op, now)
 	q.mu.Unlock()
 	q.poke()
 }
 
-func (q *Queue) removeLocked(op *Op) {
-	for i, o := range q.ops {
-		if o == op {
-			q.ops = append(q.ops[:i], q.ops[i+1:]...)
-			return
-		}
+// eachLocked calls fn for every unfinished op in Seq order.
+func (q *Queue) eachLocked(fn func(op *Op)) {
+	for e := q.order.Front(); e != nil; e = e.Next() {
+		fn(e.Value.(*Op))
 	}
 }
 
@@ -334,14 +350,16 @@ func (q *Queue) removeLocked(op *Op) {
 func (q *Queue) Snapshot() []*Op {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return append([]*Op(nil), q.ops...)
+	ops := make([]*Op, 0, q.order.Len())
+	q.eachLocked(func(op *Op) { ops = append(ops, op) })
+	return ops
 }
 
 // Len is the number of unfinished ops.
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.ops)
+	return q.order.Len()
 }
 
 // Barrier is a directory fsync: it waits for every op made by a rename and
@@ -350,11 +368,11 @@ func (q *Queue) Len() int {
 func (q *Queue) Barrier(ctx context.Context, dir string) error {
 	q.mu.Lock()
 	var wait []*Op
-	for _, op := range q.ops {
+	q.eachLocked(func(op *Op) {
 		if op.Rename || op.inDir(dir) {
 			wait = append(wait, op)
 		}
-	}
+	})
 	q.mu.Unlock()
 	return q.await(ctx, wait)
 }
@@ -376,9 +394,10 @@ func (q *Queue) await(ctx context.Context, ops []*Op) error {
 		return nil
 	}
 	q.mu.Lock()
+	now := time.Now()
 	for _, op := range ops {
 		if !op.finished && !op.cancelled {
-			op.urgent = true
+			q.urgeLocked(op, now)
 			op.lastErr = nil
 		}
 	}
@@ -433,86 +452,73 @@ func (q *Queue) schedule() {
 }
 
 // startRunnableLocked starts what it can and returns how long until the
-// next delayed op becomes due (0: nothing waiting on time).
+// next delayed op becomes due (0: nothing waiting on time). It looks only at
+// ops that became due and at those it starts.
 func (q *Queue) startRunnableLocked() time.Duration {
-	// An urgent op makes urgent everything queued before it on its keys.
-	for i := len(q.ops) - 1; i >= 0; i-- {
-		if !q.ops[i].urgent {
-			continue
-		}
-		for j := i - 1; j >= 0; j-- {
-			if !q.ops[j].urgent && conflicts(q.ops[i], q.ops[j]) {
-				q.ops[j].urgent = true
-			}
-		}
-	}
 	now := time.Now()
-	var next time.Duration
-	for i, op := range q.ops {
-		if q.running >= q.cfg.Workers {
-			break
-		}
-		if op.running {
-			continue
-		}
-		// A failed op waits out its backoff even when urgent.
-		if !op.urgent || op.attempts > 0 {
-			if op.held && !op.urgent {
-				continue
-			}
-			if wait := op.notBefore.Sub(now); wait > 0 {
-				if next == 0 || wait < next {
-					next = wait
-				}
-				continue
-			}
-		}
-		blocked := false
-		for _, earlier := range q.ops[:i] {
-			if conflicts(op, earlier) {
-				blocked = true
-				break
-			}
-		}
-		if blocked {
-			continue
-		}
+	for op := q.timers.top(); op != nil && !op.timerAt.After(now); op = q.timers.top() {
+		q.steps++
+		q.timers.remove(op)
+		q.placeLocked(op, now)
+	}
+	for q.running < q.cfg.Workers && q.ready.Len() > 0 {
+		q.steps++
+		op := heap.Pop(&q.ready).(*Op)
 		op.running = true
 		q.running++
 		q.wg.Add(1)
 		go q.runOne(op)
 	}
-	return next
+	if op := q.timers.top(); op != nil {
+		return max(op.timerAt.Sub(now), time.Millisecond)
+	}
+	return 0
 }
 
 // DirEpoch identifies the state of directory dir (a key prefix): it
-// changes whenever an op on a key anywhere under it, or any move, starts. A
-// listing or lookup fetched from OSS may be cached only if DirStable holds
-// afterwards: otherwise OSS may have answered from before a change the cache
-// has already been told of (or is being told of right now).
+// changes whenever an op on a key anywhere under it, or any move, starts or
+// ends. A listing or lookup fetched from OSS may be cached only if
+// DirStable holds afterwards: otherwise OSS may have answered from before
+// a change the cache has already been told of (or is being told of right
+// now). An op already running when the epoch is taken counts too: it may
+// end, and tell the cache, while the fetch is on its way.
 func (q *Queue) DirEpoch(dir string) uint64 {
-	return q.dirStarts[dirSlot(dir)].Load() + q.moveStarts.Load()
+	i := dirSlot(dir)
+	// Ends first: an op that starts or ends between the two loads shows
+	// as running, which is never stable.
+	ends := q.dirEnds[i].Load() + q.moveEnds.Load()
+	starts := q.dirStarts[i].Load() + q.moveStarts.Load()
+	return epochOf(starts, ends)
 }
 
-// DirStable reports whether no op on dir's entries (and no move) started
-// since DirEpoch returned epoch, and none is still running.
+// DirStable reports whether nothing was running on dir's entries (nor any
+// move) when DirEpoch returned epoch, and nothing started or ended since.
 func (q *Queue) DirStable(dir string, epoch uint64) bool {
-	i := dirSlot(dir)
-	starts := q.dirStarts[i].Load() + q.moveStarts.Load()
-	ends := q.dirEnds[i].Load() + q.moveEnds.Load()
-	return starts == epoch && ends == starts
+	return epoch != 0 && q.DirEpoch(dir) == epoch
+}
+
+// epochOf is 0 (never stable) while an op is running, else a count that
+// grows with every op started.
+func epochOf(starts, ends uint64) uint64 {
+	if starts != ends {
+		return 0
+	}
+	return starts + 1
 }
 
 // MoveEpoch identifies the state of moves (Copy, MoveDir): a reader that
 // looked for an object at its old key, through a pending move, may trust
 // what it found only if MoveStable holds afterwards.
-func (q *Queue) MoveEpoch() uint64 { return q.moveStarts.Load() }
+func (q *Queue) MoveEpoch() uint64 {
+	ends := q.moveEnds.Load()
+	return epochOf(q.moveStarts.Load(), ends)
+}
 
-// MoveStable reports whether no move started since MoveEpoch returned
-// epoch, and none is running: none can have changed OSS under the reader.
+// MoveStable reports whether no move was running when MoveEpoch returned
+// epoch, and none started or ended since: none can have changed OSS under
+// the reader.
 func (q *Queue) MoveStable(epoch uint64) bool {
-	starts := q.moveStarts.Load()
-	return starts == epoch && q.moveEnds.Load() == starts
+	return epoch != 0 && q.MoveEpoch() == epoch
 }
 
 func dirSlot(dir string) uint8 {
@@ -551,6 +557,7 @@ func (q *Queue) runOne(op *Op) {
 	op.running = false
 	if errors.Is(err, errChanged) {
 		op.notBefore = time.Now().Add(50 * time.Millisecond)
+		q.placeLocked(op, time.Now())
 		q.poke()
 		return
 	}
@@ -559,6 +566,7 @@ func (q *Queue) runOne(op *Op) {
 		op.lastErr = err
 		backoff := min(time.Second<<min(op.attempts, 6), time.Minute)
 		op.notBefore = time.Now().Add(backoff)
+		q.placeLocked(op, time.Now())
 		if q.ctx.Err() == nil {
 			q.log.Warn("OSS change failed; will retry", "op", op.Kind, "key", op.Key, "attempt", op.attempts, "retry_in", backoff, "err", err)
 		}
@@ -597,7 +605,8 @@ func (q *Queue) RecordUploadID(op *Op, id string) error {
 func (q *Queue) Busy(self *Op, key string, dir bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, op := range q.ops {
+	for e := q.order.Front(); e != nil; e = e.Next() {
+		op := e.Value.(*Op)
 		if op == self {
 			continue
 		}
@@ -649,10 +658,13 @@ func (q *Queue) flushDoneLocked() {
 func (q *Queue) CancelMarkers(key string) (bool, error) {
 	t := q.Begin()
 	clean := true
-	for _, op := range q.ops {
-		if op.Kind == Marker && op.Key == key {
-			if ok, _ := t.Cancel(op); !ok {
-				clean = false
+	if n := q.nodes[dirPart(key)]; n != nil && n.chains[key] != nil {
+		// Every op with Key key is in key's chain.
+		for e := n.chains[key].Front(); e != nil; e = e.Next() {
+			if op := e.Value.(*Op); op.Kind == Marker && op.Key == key {
+				if ok, _ := t.Cancel(op); !ok {
+					clean = false
+				}
 			}
 		}
 	}

@@ -1,0 +1,104 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestIndexSequence(t *testing.T) {
+	for _, delay := range []time.Duration{0, 20 * time.Millisecond, time.Hour} {
+		for _, size := range []int64{0, 40, 1 << 20} {
+			t.Run(fmt.Sprint(delay, size), func(t *testing.T) { testIndexSequence(t, delay, size) })
+		}
+	}
+}
+
+func testIndexSequence(t *testing.T, delay time.Duration, size int64) {
+	env := newTestEnv(t)
+	f, closeFS := env.newFS(t, "seq/", t.TempDir(), delay, size)
+	defer closeFS()
+	ctx := context.Background()
+	m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := f.mkdir(ctx, "", "b", 0o755)
+	must(err)
+	m.dirs["b"] = true
+	h, _, err := f.create(ctx, "b", "b", 0, 0o644)
+	must(err)
+	h.Write(ctx, []byte("3"), 0)
+	h.Flush(ctx)
+	h.Release(ctx)
+	m.files["b/b"] = []byte("3")
+	for i := 0; i < 5; i++ {
+		must(f.fsyncDir(ctx, ""))
+	}
+	checkTree(t, f, m)
+	f.mu.Lock()
+	t.Log(f.ix.dump())
+	f.mu.Unlock()
+	if err := f.rmdir(ctx, "b"); err == nil {
+		t.Fatal("rmdir of a non-empty dir")
+	}
+	_, err = f.mkdir(ctx, "b", "a", 0o755)
+	must(err)
+	m.dirs["b/a"] = true
+	checkTree(t, f, m)
+}
+
+func TestRestartKeepsDirs(t *testing.T) {
+	for i := 0; i < 30; i++ {
+		testRestartKeepsDirs(t, fmt.Sprintf("rk%d/", i), []time.Duration{0, 20 * time.Millisecond, time.Hour}[i%3])
+	}
+}
+
+func testRestartKeepsDirs(t *testing.T, prefix string, delay time.Duration) {
+	env := newTestEnv(t)
+	dir := t.TempDir()
+	f, closeFS := env.newFS(t, prefix, dir, delay, 0)
+	ctx := context.Background()
+	checkTree(t, f, &model{files: map[string][]byte{}, dirs: map[string]bool{}})
+	if _, err := f.mkdir(ctx, "", "b", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	checkTree(t, f, &model{files: map[string][]byte{}, dirs: map[string]bool{"b": true}})
+	closeFS()
+	f, closeFS = env.newFS(t, prefix, dir, delay, 0)
+	defer closeFS()
+	checkTree(t, f, &model{files: map[string][]byte{}, dirs: map[string]bool{"b": true}})
+	if _, err := f.mkdir(ctx, "", "c", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	checkTree(t, f, &model{files: map[string][]byte{}, dirs: map[string]bool{"b": true, "c": true}})
+}
+
+func TestRestartTwice(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		env := newTestEnv(t)
+		dir := t.TempDir()
+		prefix := fmt.Sprintf("rt%d/", i)
+		f, closeFS := env.newFS(t, prefix, dir, time.Hour, 0)
+		ctx := context.Background()
+		m := &model{files: map[string][]byte{}, dirs: map[string]bool{"b": true}}
+		if _, err := f.mkdir(ctx, "", "b", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		checkTree(t, f, m)
+		for j := 0; j < 2; j++ {
+			closeFS()
+			f, closeFS = env.newFS(t, prefix, dir, time.Hour, 0)
+			checkTree(t, f, m)
+		}
+		if err := f.fsyncDir(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		checkTree(t, f, m)
+		closeFS()
+	}
+}
