@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flatCostFiles is how many files TestPerFileCostIsFlat makes in one
+// directory: enough for a cost that grows with the directory or the
+// pending queue to show clearly, small enough for CI.
+const flatCostFiles = 20000
+
+// TestPerFileCostIsFlat creates flatCostFiles small files one by one in one
+// directory, with every upload still pending (a long upload delay), and
+// compares the daemon's CPU time and OSS requests for the first and the
+// last thousand creates, each followed by a stat, a rename and an unlink of
+// a name in the same directory. The cost of a file operation must not grow
+// with the size of its directory or with the number of changes not yet
+// carried out: the last thousand may cost at most twice the first (a loose
+// bound for a noisy machine; a cost that grows with the directory is
+// twenty times higher there).
+func TestPerFileCostIsFlat(t *testing.T) {
+	e := newEnv(t, "--upload-delay=10m")
+	dir := e.m.Path("many")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	window := func(from, to int) (cpu time.Duration, requests int64) {
+		e.srv.ResetStats(t)
+		before := daemonCPU(t, e.m.PID())
+		for i := from; i < to; i++ {
+			p := filepath.Join(dir, fmt.Sprintf("f%06d", i))
+			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(p); err != nil {
+				t.Fatal(err)
+			}
+			if i%10 == 0 { // a rename and an unlink now and then
+				q := filepath.Join(dir, fmt.Sprintf("r%06d", i))
+				if err := os.Rename(p, q); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		cpu = daemonCPU(t, e.m.PID()) - before
+		st := e.srv.Stats(t)
+		for _, n := range st.Requests {
+			requests += n
+		}
+		return cpu, requests
+	}
+	const w = 1000
+	firstCPU, firstReq := window(0, w)
+	for i := w; i < flatCostFiles-w; i += w {
+		window(i, i+w)
+	}
+	lastCPU, lastReq := window(flatCostFiles-w, flatCostFiles)
+	t.Logf("daemon CPU per 1000 operations: first %v, last %v (ratio %.2f); OSS requests: first %d, last %d",
+		firstCPU, lastCPU, float64(lastCPU)/float64(max(firstCPU, time.Millisecond)), firstReq, lastReq)
+	// Clock ticks are 10 ms: allow two of them on top of the ratio.
+	if lastCPU > 2*firstCPU+20*time.Millisecond {
+		t.Errorf("the last %d creates cost %v of daemon CPU, the first %v: the cost grows with the directory or the pending queue", w, lastCPU, firstCPU)
+	}
+	if lastReq > firstReq+2 {
+		t.Errorf("the last %d creates made %d OSS requests, the first %d", w, lastReq, firstReq)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := flatCostFiles - flatCostFiles/10; len(entries) != want {
+		t.Fatalf("the directory lists %d entries, want %d", len(entries), want)
+	}
+}
+
+// daemonCPU is the user and system CPU time the process has used so far.
+func daemonCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatalf("daemon CPU time: %v", err)
+	}
+	// The command name may hold spaces: fields count from after its ')'.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
