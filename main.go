@@ -210,6 +210,7 @@ func runMount(cfg *mountConfig) (err error) {
 			MaxReadAhead:  1 << 20,
 			DisableXAttrs: true,
 		},
+		RootStableAttr:  &gofs.StableAttr{Ino: 1}, // stat of the mountpoint shows a real inode number
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,

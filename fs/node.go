@@ -128,12 +128,19 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, n.fsys.errno("readdir", err)
 	}
-	list := make([]fuse.DirEntry, len(entries))
-	for i, e := range entries {
-		list[i] = fuse.DirEntry{Name: e.Name, Mode: syscall.S_IFREG}
+	parent := n.EmbeddedInode()
+	if _, p := parent.Parent(); p != nil {
+		parent = p
+	}
+	list := make([]fuse.DirEntry, 2, len(entries)+2)
+	list[0] = fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino}
+	list[1] = fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parent.StableAttr().Ino}
+	for _, e := range entries {
+		d := fuse.DirEntry{Name: e.Name, Mode: syscall.S_IFREG}
 		if e.IsDir {
-			list[i].Mode = syscall.S_IFDIR
+			d.Mode = syscall.S_IFDIR
 		}
+		list = append(list, d)
 	}
 	return gofs.NewListDirStream(list), 0
 }
@@ -208,6 +215,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		return n.fsys.errno("setattr", err)
 	}
 	n.fsys.fillAttr(e, &out.Attr)
+	out.Ino = n.StableAttr().Ino // go-fuse fills it in for getattr, not for setattr
 	out.SetTimeout(entryTimeout)
 	return 0
 }

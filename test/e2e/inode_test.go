@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"encoding/binary"
+	"os"
+	"syscall"
+	"testing"
+)
+
+// TestInodesAndDots checks what ls -i and readdir(3) rely on: the mount
+// root and every file have a non-zero inode number that stays the same
+// across chmod, utimes and truncate, and readdir returns "." and "..".
+func TestInodesAndDots(t *testing.T) {
+	e := newEnv(t)
+	ino := func(p string) uint64 {
+		t.Helper()
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	if got := ino(e.m.Dir); got == 0 {
+		t.Errorf("the mount root has inode 0")
+	}
+	f := e.m.Path("f")
+	if err := os.WriteFile(f, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := ino(f)
+	if first == 0 {
+		t.Fatalf("a new file has inode 0")
+	}
+	for _, change := range []struct {
+		name string
+		do   func() error
+	}{
+		{"chmod", func() error { return os.Chmod(f, 0o600) }},
+		{"utimes", func() error { return syscall.Utimes(f, []syscall.Timeval{{Sec: 1}, {Sec: 2}}) }},
+		{"truncate", func() error { return os.Truncate(f, 1) }},
+	} {
+		// The attributes setattr returns are what the next stat shows.
+		if err := change.do(); err != nil {
+			t.Fatalf("%s: %v", change.name, err)
+		}
+		if got := ino(f); got != first {
+			t.Errorf("after %s the inode number is %d, was %d", change.name, got, first)
+		}
+	}
+
+	if err := os.Mkdir(e.m.Path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{e.m.Dir, e.m.Path("d")} {
+		names := rawNames(t, dir)
+		if names["."] == 0 || names[".."] == 0 {
+			t.Errorf("readdir of %s: . and .. missing or with inode 0: %v", dir, names)
+		}
+		if names["."] != ino(dir) {
+			t.Errorf("readdir of %s: . has inode %d, stat says %d", dir, names["."], ino(dir))
+		}
+	}
+}
+
+// rawNames lists dir with getdents64 (Go's own readers drop . and ..),
+// mapping each name to its inode number.
+func rawNames(t *testing.T, dir string) map[string]uint64 {
+	t.Helper()
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	names := map[string]uint64{}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := syscall.Getdents(fd, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return names
+		}
+		for b := buf[:n]; len(b) > 0; {
+			// struct linux_dirent64: ino, off, reclen, type, name.
+			ino := binary.NativeEndian.Uint64(b[0:8])
+			reclen := binary.NativeEndian.Uint16(b[16:18])
+			name := b[19:reclen]
+			for i, c := range name {
+				if c == 0 {
+					name = name[:i]
+					break
+				}
+			}
+			names[string(name)] = ino
+			b = b[reclen:]
+		}
+	}
+}
