@@ -214,8 +214,9 @@ func runMount(cfg *mountConfig) (err error) {
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
-		UID:             cfg.uid,
-		GID:             cfg.gid,
+		// fs fills in modes and owners, the mount's defaults included: a
+		// mode of 0000 or an owner of root set on purpose must stay.
+		NullPermissions: true,
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)

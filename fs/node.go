@@ -45,16 +45,18 @@ func (n *node) path() string { return n.Path(nil) }
 const entryTimeout = time.Second
 
 func (f *FS) fillAttr(e metacache.Entry, out *fuse.Attr) {
-	mode := e.Mode & 0o7777
+	// A mode set by create, mkdir or chmod carries its file type bits, so
+	// that an explicit 0000 is not taken for "unknown".
+	mode, explicit := e.Mode&0o7777, e.Mode != 0
 	if e.IsDir {
-		if mode == 0 {
+		if !explicit {
 			mode = 0o777 &^ f.opt.Umask
 		}
 		out.Mode = syscall.S_IFDIR | mode
 		out.Nlink = 2
 		out.Size = 4096
 	} else {
-		if mode == 0 {
+		if !explicit {
 			mode = 0o666 &^ f.opt.Umask
 		}
 		out.Mode = syscall.S_IFREG | mode

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -146,7 +147,7 @@ func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint3
 		return h, h.fl.entryLocked(), nil
 	}
 	_, serr := f.stat(ctx, p)
-	fl, err := f.stage(ctx, p, false, serr == nil, metacache.Entry{Mode: mode & 0o7777})
+	fl, err := f.stage(ctx, p, false, serr == nil, metacache.Entry{Mode: mode&0o7777 | syscall.S_IFREG})
 	if err != nil {
 		return nil, metacache.Entry{}, err
 	}
@@ -200,7 +201,7 @@ func (f *FS) mkdir(ctx context.Context, dir, name string, mode uint32) (metacach
 	if _, err := f.stat(ctx, p); err == nil {
 		return metacache.Entry{}, errExist
 	}
-	attrs := metacache.Entry{Name: name, IsDir: true, Mtime: time.Now(), Mode: mode & 0o7777}
+	attrs := metacache.Entry{Name: name, IsDir: true, Mtime: time.Now(), Mode: mode&0o7777 | syscall.S_IFDIR}
 	if caller, ok := fuse.FromContext(ctx); ok && (caller.Uid != f.opt.UID || caller.Gid != f.opt.GID) {
 		attrs.UID, attrs.GID, attrs.HasOwner = caller.Uid, caller.Gid, true
 	}
@@ -380,7 +381,11 @@ func hasAttrs(in *fuse.SetAttrIn) bool {
 // never set before starts from the mount's defaults.
 func (f *FS) applyAttrs(e *metacache.Entry, in *fuse.SetAttrIn) {
 	if mode, ok := in.GetMode(); ok {
-		e.Mode = mode & 0o7777
+		kind := uint32(syscall.S_IFREG)
+		if e.IsDir {
+			kind = syscall.S_IFDIR
+		}
+		e.Mode = mode&0o7777 | kind // explicit, even 0000
 	}
 	uid, hasUID := in.GetUID()
 	gid, hasGID := in.GetGID()

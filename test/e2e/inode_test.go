@@ -97,3 +97,42 @@ func rawNames(t *testing.T, dir string) map[string]uint64 {
 		}
 	}
 }
+
+// TestModesAsAsked checks that a mode of 0000 given to open(O_CREAT) or
+// chmod is kept as 0000, not taken for "unknown" and shown as the default.
+func TestModesAsAsked(t *testing.T) {
+	e := newEnv(t)
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	mode := func(p string) uint32 {
+		t.Helper()
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode & 0o7777
+	}
+	fd, err := syscall.Open(e.m.Path("zero"), syscall.O_CREAT|syscall.O_WRONLY|syscall.O_EXCL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Close(fd)
+	if got := mode(e.m.Path("zero")); got != 0 {
+		t.Errorf("open(O_CREAT, 0) made mode %#o, want 0", got)
+	}
+	if err := os.WriteFile(e.m.Path("f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(e.m.Path("f"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(e.m.Path("f")); got != 0 {
+		t.Errorf("chmod 0 left mode %#o", got)
+	}
+	if err := os.Mkdir(e.m.Path("d"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(e.m.Path("d")); got != 0o700 {
+		t.Errorf("mkdir 0700 made mode %#o", got)
+	}
+}
