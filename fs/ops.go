@@ -108,20 +108,29 @@ func (f *FS) wrote(fl *file, end int64) {
 
 func (f *FS) release(fl *file, write bool) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	fl.handles--
+	// The kernel sends release after close(2) has returned, so a chmod or
+	// utimes may have come in between while this handle still counted as
+	// a writer: what it changed is committed now.
+	changed := write && fl.writers == 1 && fl.gen > fl.flushedGen && !fl.unlinked
 	if write {
 		fl.writers--
 		if fl.writers == 0 && fl.put != nil && f.q.Pending(fl.put) {
 			f.q.Unhold(fl.put)
 		}
-		if fl.writers == 0 && f.files[fl.path] == fl {
+		if fl.writers == 0 && !changed && f.files[fl.path] == fl {
 			if e := f.ix.get(fl.path); e != nil {
 				f.retireLocked(e) // closed unchanged: nothing will upload it
 			}
 		}
 	}
 	f.reapLocked()
+	f.mu.Unlock()
+	if changed {
+		if _, err := f.commit(fl); err != nil {
+			f.log.Warn("commit after the last close", "path", fl.path, "err", err)
+		}
+	}
 }
 
 func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint32) (*handle, metacache.Entry, error) {

@@ -113,7 +113,7 @@ func (f *FS) renameFileTxn(t writeback.Log, src, dst string, dstExists bool) err
 		f.settleLocked(t, fl)
 		if fl.put != nil {
 			// Not uploaded yet: upload it once, under its final key.
-			next := &writeback.Op{Kind: writeback.Put, Key: dstKey, Staging: fl.staging, Meta: fl.put.Meta, Rename: true}
+			next := &writeback.Op{Kind: writeback.Put, Key: dstKey, Staging: fl.staging, Meta: fl.metaLocked(), Rename: true}
 			ok, err := t.Replace(fl.put, next, true)
 			if err != nil {
 				return err
@@ -244,7 +244,7 @@ func (f *FS) renameDirTxn(t writeback.Log, src, dst string, dstExists bool) erro
 			fl.remote = f.key(dst) + "/" + strings.TrimPrefix(fl.remote, f.key(src)+"/")
 		}
 		if fl.put != nil {
-			next := &writeback.Op{Kind: writeback.Put, Key: f.key(np), Staging: fl.staging, Meta: fl.put.Meta, Rename: true}
+			next := &writeback.Op{Kind: writeback.Put, Key: f.key(np), Staging: fl.staging, Meta: fl.metaLocked(), Rename: true}
 			ok, err := t.Replace(fl.put, next, true)
 			if err != nil {
 				return err
