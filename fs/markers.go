@@ -25,6 +25,14 @@ func (f *FS) markerNeeded(ctx context.Context, op *writeback.Op) bool {
 	if !ok {
 		return true
 	}
+	// The directory the marker was queued for may have been renamed since
+	// (a pending move carries the marker along): ask about it, not about
+	// whatever now has the marker's old name.
+	f.mu.Lock()
+	if es := f.ix.pinned[op]; len(es) > 0 {
+		p = es[0].path()
+	}
+	f.mu.Unlock()
 	empty, err := f.dirEmpty(ctx, p)
 	return err != nil || empty
 }

@@ -57,7 +57,7 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 				return errNotEmpty
 			}
 		}
-		if err := f.renameDir(src, dst, dstExists); err != nil {
+		if err := f.renameDir(src, dst, se, dstExists); err != nil {
 			return err
 		}
 		return f.keepDir(ctx, srcDir)
@@ -168,7 +168,7 @@ func (f *FS) renameFileTxn(t writeback.Log, src, dst string, dstExists bool) err
 
 // renameDir moves a directory: one journaled op moves every object under
 // it in OSS; staged files inside are re-keyed and upload under the new name.
-func (f *FS) renameDir(src, dst string, dstExists bool) error {
+func (f *FS) renameDir(src, dst string, se metacache.Entry, dstExists bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.beginLocked()
@@ -176,13 +176,20 @@ func (f *FS) renameDir(src, dst string, dstExists bool) error {
 		c.Commit()
 		return err
 	}
-	return f.commitLocked(c, func() { f.moveDirLocked(src, dst) })
+	return f.commitLocked(c, func() {
+		moved := f.moveDirLocked(src, dst)
+		if !moved.hasAttrs { // its mode and owner go along
+			_, name := splitPath(dst)
+			moved.attrs, moved.hasAttrs = se, true
+			moved.attrs.Name = name
+		}
+	})
 }
 
 // moveDirLocked moves directory src to dst in the index: the entries below
 // it go along, and until the moves pending on the way run, OSS holds them
 // where src's are now.
-func (f *FS) moveDirLocked(src, dst string) {
+func (f *FS) moveDirLocked(src, dst string) *entry {
 	r, _ := f.ix.resolve(src)
 	// Moves pending above src carry its entries on first: dst must learn
 	// where they end up when each of them has run.
@@ -212,6 +219,7 @@ func (f *FS) moveDirLocked(src, dst string) {
 			moved.moves = append(moved.moves, op)
 		}
 	}
+	return moved
 }
 
 func clearMade(e *entry) {

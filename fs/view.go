@@ -387,6 +387,7 @@ func (f *FS) remoteListing(ctx context.Context, p string, cached bool) ([]metaca
 	if err != nil {
 		return nil, err
 	}
+	f.keepKnownAttrs(p, entries)
 	f.mu.Lock() // see remoteStat
 	defer f.mu.Unlock()
 	if !f.q.DirStable(prefix, epoch) {
@@ -438,4 +439,27 @@ func (f *FS) listOSS(ctx context.Context, p string) ([]metacache.Entry, error) {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	return entries, nil
+}
+
+// keepKnownAttrs carries into a fresh listing of directory p the mode,
+// owner and mtime the cache already knows for its entries (from an upload
+// of this mount, a chmod, or a lookup that read x-oss-meta-*): OSS listings
+// carry no user metadata, and a refresh must not reset them to defaults.
+// A file keeps them while it is the same object (size, and ETag where both
+// are known); a directory always.
+func (f *FS) keepKnownAttrs(p string, entries []metacache.Entry) {
+	for i := range entries {
+		n := &entries[i]
+		old, st := f.cache.Lookup(joinPath(p, n.Name))
+		if st != metacache.Fresh && st != metacache.Stale || old.IsDir != n.IsDir {
+			continue
+		}
+		if !n.IsDir && (old.Size != n.Size || old.ETag != "" && n.ETag != "" && old.ETag != n.ETag) {
+			continue
+		}
+		n.Mode, n.UID, n.GID, n.HasOwner = old.Mode, old.UID, old.GID, old.HasOwner
+		if !old.Mtime.IsZero() {
+			n.Mtime = old.Mtime
+		}
+	}
 }
