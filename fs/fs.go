@@ -59,6 +59,7 @@ type FS struct {
 	mu    sync.Mutex
 	files map[string]*file // GUARDED_BY(mu): staged files by path
 	ix    *index           // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
+	walks walks            // directories listed lately (walk.go)
 	// clean lists staged files whose bytes OSS holds, most recently used
 	// first (see clean.go).
 	clean      list.List // GUARDED_BY(mu)

@@ -103,7 +103,7 @@ func (f *FS) dirEmpty(ctx context.Context, p string) (bool, error) {
 // remoteEach calls fn with the names OSS lists in directory p, in order,
 // until fn returns false.
 func (f *FS) remoteEach(ctx context.Context, p string, cached bool, fn func(name string) bool) error {
-	entries, err := f.remoteListing(ctx, p, cached)
+	entries, err := f.remoteListing(ctx, p, cached, false)
 	if err != nil {
 		return err
 	}

@@ -328,7 +328,9 @@ func (f *FS) readdirOnce(ctx context.Context, p string) (out []metacache.Entry, 
 	through = !r.none && r.where != p
 	var base []metacache.Entry
 	if !r.none {
-		if base, err = f.remoteListing(ctx, r.where, r.where == p); err != nil {
+		cached := r.where == p
+		walking := cached && f.walks.note(p)
+		if base, err = f.remoteListing(ctx, r.where, cached, walking); err != nil {
 			return nil, through, err
 		}
 	}
@@ -371,7 +373,10 @@ func (f *FS) readdirOnce(ctx context.Context, p string) (out []metacache.Entry, 
 // remoteListing returns OSS's entries of directory p, from the cache when fresh.
 // Unless cached is set (p is the source of a pending move: see
 // remoteFirst), it asks OSS and keeps nothing.
-func (f *FS) remoteListing(ctx context.Context, p string, cached bool) ([]metacache.Entry, error) {
+//
+// walking asks for the whole subtree to be listed and cached at once when
+// p is not cached (see walk.go).
+func (f *FS) remoteListing(ctx context.Context, p string, cached, walking bool) ([]metacache.Entry, error) {
 	if len(f.dirKey(p)) > maxKeyLen {
 		return nil, nil
 	}
@@ -380,6 +385,9 @@ func (f *FS) remoteListing(ctx context.Context, p string, cached bool) ([]metaca
 	}
 	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
 		return entries, nil
+	}
+	if walking {
+		return f.listTree(ctx, p)
 	}
 	prefix := f.dirKey(p)
 	epoch := f.q.DirEpoch(prefix)
