@@ -110,6 +110,11 @@ func (f *FS) applied(op *writeback.Op) {
 	case writeback.MoveDir:
 		// The entries that read through to the source now find them at the target.
 		src, dst := f.opPath(op.Src), f.opPath(op.Key)
+		// Whatever the cache held under dst (an empty directory the move
+		// replaced) is not what OSS holds there now.
+		if err := f.cache.DeleteTree(dst); err != nil {
+			f.log.Warn("cache update after a directory move", "dir", dst, "err", err)
+		}
 		for _, e := range f.ix.pinned[op] {
 			if len(e.from) > 0 {
 				if rest, ok := cutPath(e.from[0], src); ok {
@@ -126,9 +131,16 @@ func (f *FS) applied(op *writeback.Op) {
 	f.unpinLocked(op)
 }
 
+// moveAt follows a directory move from src to dst, now carried out, below
+// e: what was written, or is to be read, under src is under dst now.
 func moveAt(e *entry, src, dst string) {
 	if rest, ok := cutPath(e.at, src); ok && e.at != "" {
 		e.at = dst + rest
+	}
+	for i, from := range e.from {
+		if rest, ok := cutPath(from, src); ok {
+			e.from[i] = dst + rest
+		}
 	}
 	for _, ch := range e.children {
 		moveAt(ch, src, dst)
