@@ -110,12 +110,16 @@ func (f *FS) applied(op *writeback.Op) {
 	case writeback.MoveDir:
 		// The entries that read through to the source now find them at the target.
 		src, dst := f.opPath(op.Src), f.opPath(op.Key)
-		// Whatever the cache held under dst (an empty directory the move
-		// replaced) is not what OSS holds there now.
-		if err := f.cache.DeleteTree(dst); err != nil {
+		// OSS moved exactly what it held under src (which the cache knows,
+		// modes and owners included) to dst, over at most an empty
+		// directory: the cache follows.
+		if err := f.cache.MoveTree(src, dst); err != nil {
 			f.log.Warn("cache update after a directory move", "dir", dst, "err", err)
 		}
 		for _, e := range f.ix.pinned[op] {
+			if e.path() == dst {
+				e.dropTree = false // what the cache holds under dst is right now
+			}
 			if len(e.from) > 0 {
 				if rest, ok := cutPath(e.from[0], src); ok {
 					e.from[0] = dst + rest

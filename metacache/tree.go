@@ -76,3 +76,74 @@ func (c *Cache) deleteTree(path string) error {
 	c.touchTree(path)
 	return nil
 }
+
+// MoveTree moves everything cached at and below src (entries, listings,
+// negative entries) to the same names below dst, after forgetting what was
+// cached at and below dst: a directory move carried out in OSS. The parents'
+// listings are not changed: that is RemoveChild's and SetChild's job.
+func (c *Cache) MoveTree(src, dst string) error {
+	if err := checkPath(src); err != nil {
+		return fmt.Errorf("move tree: %w", err)
+	}
+	if err := checkPath(dst); err != nil {
+		return fmt.Errorf("move tree: %w", err)
+	}
+	if src == "" || dst == "" || src == dst {
+		return fmt.Errorf("move tree %q to %q: not a move between two directories", src, dst)
+	}
+	if err := c.DeleteTree(dst); err != nil {
+		return err
+	}
+	type kv struct{ k, v []byte }
+	var moved []kv
+	exact, prefixes := treeRanges(src)
+	err := c.meta.View(func(txn *badger.Txn) error {
+		take := func(item *badger.Item) error {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			moved = append(moved, kv{item.KeyCopy(nil), v})
+			return nil
+		}
+		for _, k := range exact {
+			item, err := txn.Get(k)
+			if err == nil {
+				err = take(item)
+			}
+			if err != nil && err != badger.ErrKeyNotFound {
+				return err
+			}
+		}
+		for _, prefix := range prefixes {
+			it := c.newIterator(txn, prefix)
+			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+				if err := take(it.Item()); err != nil {
+					it.Close()
+					return err
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("move tree %q: scan: %w", src, err)
+	}
+	wb := c.meta.NewWriteBatch()
+	defer wb.Cancel()
+	for _, m := range moved {
+		// Every key of the subtree is a tag, then src, then the rest.
+		nk := append(append([]byte{m.k[0]}, dst...), m.k[1+len(src):]...)
+		if err := wb.Set(nk, m.v); err != nil {
+			return err
+		}
+		if err := wb.Delete(m.k); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("move tree %q to %q: %w", src, dst, err)
+	}
+	return nil
+}

@@ -64,3 +64,35 @@ func TestDeleteTree(t *testing.T) {
 		})
 	}
 }
+
+func TestMoveTree(t *testing.T) {
+	c, _ := openTest(t, newClock())
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.PutListing("a", []Entry{{Name: "x", Size: 3, Mode: 0o640}, {Name: "d", IsDir: true}}))
+	must(c.PutListing("a/d", []Entry{{Name: "y", Size: 1}}))
+	must(c.Put("b/old", Entry{Size: 9}))
+	must(c.Put("ab", Entry{Size: 5})) // a sibling sharing the name's prefix stays
+	must(c.MoveTree("a", "b"))
+	if e, st := c.Lookup("b/x"); st != Fresh || e.Mode != 0o640 || e.Size != 3 {
+		t.Errorf("b/x = %+v %v", e, st)
+	}
+	if es, st := c.Listing("b/d"); st != Fresh || len(es) != 1 || es[0].Name != "y" {
+		t.Errorf("listing b/d = %v %v", es, st)
+	}
+	for _, p := range []string{"a/x", "a/d/y", "b/old"} {
+		if _, st := c.Lookup(p); st != Miss {
+			t.Errorf("%s is %v after the move, want Miss", p, st)
+		}
+	}
+	if _, st := c.Listing("a"); st != Miss {
+		t.Errorf("listing a is %v after the move", st)
+	}
+	if _, st := c.Lookup("ab"); st != Fresh {
+		t.Errorf("ab is %v after the move", st)
+	}
+}

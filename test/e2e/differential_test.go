@@ -35,7 +35,7 @@ func TestDifferential(t *testing.T) {
 		seed = v
 	}
 	t.Logf("seed %d (OSSMOUNT_DIFF_SEED=%d reruns it), %d steps", seed, seed, steps)
-	e := newEnv(t)
+	e := newEnv(t, strings.Fields(os.Getenv("OSSMOUNT_DIFF_ARGS"))...) // by hand: e.g. "--stat-ttl=5s"
 	d := &differ{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), mnt: e.m.Dir, ref: t.TempDir()}
 	for i := 0; i < steps; i++ {
 		d.step(i)
