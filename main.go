@@ -210,10 +210,13 @@ func runMount(cfg *mountConfig) (err error) {
 			MaxReadAhead:  1 << 20,
 			DisableXAttrs: true,
 		},
-		RootStableAttr:  &gofs.StableAttr{Ino: 1}, // stat of the mountpoint shows a real inode number
-		EntryTimeout:    &timeout,
-		AttrTimeout:     &timeout,
-		NegativeTimeout: &timeout,
+		RootStableAttr: &gofs.StableAttr{Ino: 1}, // stat of the mountpoint shows a real inode number
+		// Small inode numbers: go-fuse's default starts at 2^63, which 32-bit
+		// programs without large-file support cannot stat (EOVERFLOW).
+		FirstAutomaticIno: 2,
+		EntryTimeout:      &timeout,
+		AttrTimeout:       &timeout,
+		NegativeTimeout:   &timeout,
 		// fs fills in modes and owners, the mount's defaults included: a
 		// mode of 0000 or an owner of root set on purpose must stay.
 		NullPermissions: true,
