@@ -233,7 +233,8 @@ func (ix *index) resolve(p string) (resolved, error) {
 // candidates lists where OSS may hold the bytes of the file at p, first
 // choice first.
 func (r resolved) candidates() []string {
-	if r.e != nil && r.e.kind == kFile && len(r.e.from) > 0 {
+	if r.e != nil && r.e.kind == kFile {
+		// Its own upload puts it at where, even in a fresh directory.
 		return append(append([]string(nil), r.e.from...), r.where)
 	}
 	if r.none {
