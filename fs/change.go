@@ -104,6 +104,7 @@ func (f *FS) unpinLocked(op *writeback.Op) {
 // queue: entries it held retire into the metadata cache, and a staged file
 // that is now clean may be kept as a cached copy.
 func (f *FS) applied(op *writeback.Op) {
+	f.log.Debug("carried out", "op", op.Kind, "key", op.Key, "src", op.Src)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch op.Kind {

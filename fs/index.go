@@ -220,10 +220,16 @@ func (ix *index) resolve(p string) (resolved, error) {
 				return resolved{}, errNotDir
 			}
 		case kDir:
-			if r.e.fresh {
+			switch {
+			case r.e.fresh:
 				r.none = true
-			} else if len(r.e.from) > 0 {
+			case len(r.e.from) > 0:
 				r.where, r.none = r.e.from[0], false // moved in: OSS holds its entries there
+			default:
+				// Not fresh (any more) even if a directory above is: its
+				// own marker has run, and the entries that retired into it
+				// are in the cache and in OSS at where.
+				r.none = false
 			}
 		}
 	}

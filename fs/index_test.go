@@ -102,3 +102,47 @@ func TestRestartTwice(t *testing.T) {
 		closeFS()
 	}
 }
+
+// A directory made here whose own marker has run, inside one whose marker
+// has not, answers from the cache: the entries that retired into it must
+// still be listed, found and moved (found by TestDifferential).
+func TestDirUnderFreshDir(t *testing.T) {
+	env := newTestEnv(t)
+	f, closeFS := env.newFS(t, "ufd/", t.TempDir(), time.Hour, 0)
+	defer closeFS()
+	ctx := context.Background()
+	m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mkdir := func(dir, name string) {
+		t.Helper()
+		_, err := f.mkdir(ctx, dir, name, 0o755)
+		must(err)
+		m.dirs[joinPath(dir, name)] = true
+	}
+	mkdir("", "b")
+	h, _, err := f.create(ctx, "b", "a", 0, 0o644)
+	must(err)
+	h.Write(ctx, []byte("1"), 0)
+	h.Flush(ctx)
+	h.Release(ctx)
+	mkdir("", "d")
+	must(f.fsyncDir(ctx, ""))
+	mkdir("d", "c")
+	mkdir("d/c", "d")
+	must(f.rename(ctx, "b", "d/c/d", "b", 0))
+	delete(m.dirs, "b")
+	m.dirs["d/c/d/b"] = true
+	m.files["d/c/d/b/a"] = []byte("1")
+	must(f.fsyncDir(ctx, "d/c/d")) // the move and d/c/d's marker; not d/c's
+	checkTree(t, f, m)
+	must(f.rename(ctx, "d/c/d", "d/c", "e", 0))
+	m.moveTree("d/c/d", "d/c/e")
+	checkTree(t, f, m)
+	must(f.fsyncDir(ctx, ""))
+	checkTree(t, f, m)
+}

@@ -78,6 +78,9 @@ func (d *differ) both(what string, op func(root string) error) {
 	if errR != nil {
 		what += " (" + errnoOf(errR).Error() + ")"
 	}
+	if os.Getenv("OSSMOUNT_DIFF_HIST") != "" {
+		what = time.Now().Format("15:04:05.000000 ") + what // to match the daemon's log
+	}
 	d.hist = append(d.hist, what)
 	if errnoOf(errM) != errnoOf(errR) {
 		d.fail("%s: mount says %v, local directory %v", what, errM, errR)
@@ -106,7 +109,7 @@ func errnoOf(err error) syscall.Errno {
 func (d *differ) fail(format string, args ...any) {
 	d.t.Helper()
 	h := d.hist
-	if len(h) > 60 && os.Getenv("OSSMOUNT_DIFF_HIST") == "" {
+	if len(h) > 60 && os.Getenv("OSSMOUNT_DIFF_HIST") == "" { // set: all of them, timed
 		h = h[len(h)-60:]
 	}
 	d.t.Fatalf("%s\nlast operations:\n  %s", fmt.Sprintf(format, args...), strings.Join(h, "\n  "))

@@ -232,6 +232,13 @@ func (m *Mount) cleanup(t testing.TB) {
 	m.forceUnmount()
 	if t.Failed() {
 		t.Logf("ossmount log of %s (tail):\n%s", m.Dir, Tail(m.Log(), 60))
+		if dir := os.Getenv("OSSMOUNT_TEST_LOGS"); dir != "" {
+			// By hand: the whole log, e.g. of a run with --log-level=debug.
+			name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+			if err := os.WriteFile(name, []byte(m.Log()), 0o644); err == nil {
+				t.Logf("whole ossmount log: %s", name)
+			}
+		}
 	}
 }
 
