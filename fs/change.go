@@ -117,29 +117,30 @@ func (f *FS) applied(op *writeback.Op) {
 		if err := f.cache.MoveTree(src, dst); err != nil {
 			f.log.Warn("cache update after a directory move", "dir", dst, "err", err)
 		}
-		for _, e := range f.ix.pinned[op] {
-			if e.path() == dst {
-				e.dropTree = false // what the cache holds under dst is right now
-			}
-			if len(e.from) > 0 {
-				if rest, ok := cutPath(e.from[0], src); ok {
-					e.from[0] = dst + rest
-				}
-			}
-			if e.path() == dst {
-				moveAt(e, src, dst) // what its entries' ops wrote under src is under dst now
-			}
+		if es := f.ix.pinned[op]; len(es) > 0 {
+			// The moved directory (pinned first; another rename may have
+			// moved it on since): what the cache holds where OSS has its
+			// entries is right now, and a later move carries the cache
+			// along. Dropping it when the entry retires would also drop
+			// what its children learned meanwhile.
+			es[0].dropTree = false
 		}
+		// What was written under src, or is to be read there, is under
+		// dst now, wherever the entries that say so are in the tree now:
+		// a later rename may have moved them out of the moved directory.
+		f.ix.root.moveAt(op.Seq, src, dst)
 	case writeback.Put:
 		f.keepIfCleanLocked(op, f.opPath(op.Key))
 	}
 	f.unpinLocked(op)
 }
 
-// moveAt follows a directory move from src to dst, now carried out, below
-// e: what was written, or is to be read, under src is under dst now.
-func moveAt(e *entry, src, dst string) {
-	if rest, ok := cutPath(e.at, src); ok && e.at != "" {
+// moveAt follows a directory move from src to dst, op seq, now carried
+// out, in e and below: where an earlier op wrote under src (a later op's
+// key already names the place after the move), and where OSS held an
+// entry's bytes or entries under src, is under dst now.
+func (e *entry) moveAt(seq uint64, src, dst string) {
+	if rest, ok := cutPath(e.at, src); ok && e.at != "" && e.atSeq < seq {
 		e.at = dst + rest
 	}
 	for i, from := range e.from {
@@ -148,7 +149,7 @@ func moveAt(e *entry, src, dst string) {
 		}
 	}
 	for _, ch := range e.children {
-		moveAt(ch, src, dst)
+		ch.moveAt(seq, src, dst)
 	}
 }
 

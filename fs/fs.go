@@ -56,10 +56,11 @@ type FS struct {
 	stagingDir string
 	started    time.Time // mtime of directories OSS gives none for
 
-	mu    sync.Mutex
-	files map[string]*file // GUARDED_BY(mu): staged files by path
-	ix    *index           // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
-	walks walks            // directories listed lately (walk.go)
+	mu      sync.Mutex
+	files   map[string]*file // GUARDED_BY(mu): staged files by path
+	ix      *index           // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
+	walks   walks            // directories listed lately (walk.go)
+	refresh *revalidator     // listings refreshed in the background (revalidate.go)
 	// clean lists staged files whose bytes OSS holds, most recently used
 	// first (see clean.go).
 	clean      list.List // GUARDED_BY(mu)
@@ -86,6 +87,7 @@ func New(opt Options) (*FS, error) {
 		stagingDir: path.Join(opt.CacheDir, "staging"),
 		files:      map[string]*file{},
 		ix:         newIndex(),
+		refresh:    newRevalidator(),
 		started:    time.Now(),
 		seq:        uint64(time.Now().UnixNano()),
 	}
@@ -137,7 +139,10 @@ func (f *FS) Flush(ctx context.Context) error { return f.q.Drain(ctx) }
 func (f *FS) Pending() int { return f.q.Len() }
 
 // Close stops background work; pending changes stay journaled.
-func (f *FS) Close() { f.q.Close() }
+func (f *FS) Close() {
+	f.refresh.close()
+	f.q.Close()
+}
 
 // key maps a mount path ("" for the root) to its object key.
 func (f *FS) key(p string) string { return f.opt.Prefix + p }

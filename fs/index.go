@@ -59,6 +59,7 @@ type entry struct {
 	// carried along by a directory move not yet run is still at its old
 	// path there, and retires into the cache at that path.
 	at      string
+	atSeq   uint64          // the op that set at: a move queued after it does not move it
 	markers []*writeback.Op // kDir: queued markers; an rmdir cancels them
 	made    *writeback.Op   // kDir: mkdir's own marker: until it runs, OSS has no marker
 }
@@ -144,7 +145,7 @@ func (ix *index) pin(op *writeback.Op, p string, creates bool) *entry {
 		}
 	}
 	e.ops = append(e.ops, op)
-	e.at = p
+	e.at, e.atSeq = p, op.Seq
 	ix.pinned[op] = append(ix.pinned[op], e)
 	return e
 }

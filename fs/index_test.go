@@ -146,3 +146,41 @@ func TestDirUnderFreshDir(t *testing.T) {
 	must(f.fsyncDir(ctx, ""))
 	checkTree(t, f, m)
 }
+
+// A directory renamed twice before either move ran keeps what its files
+// learned once both moves and their uploads ran: the mode chmod gave a
+// file is still listed (found by TestDifferential: the first move's entry
+// had moved on, so its drop of stale cache was never cancelled and wiped
+// the file's attributes when the directory retired).
+func TestChainedDirMovesKeepAttrs(t *testing.T) {
+	env := newTestEnv(t)
+	f, closeFS := env.newFS(t, "cdm/", t.TempDir(), 0, 0)
+	defer closeFS()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range [][2]string{{"", "d"}, {"", "c"}, {"c", "d"}} {
+		_, err := f.mkdir(ctx, d[0], d[1], 0o755)
+		must(err)
+	}
+	h, _, err := f.create(ctx, "d", "b", 0, 0o601)
+	must(err)
+	h.Write(ctx, []byte("data"), 0)
+	h.Flush(ctx)
+	h.Release(ctx)
+	must(f.rename(ctx, "d", "c/d", "d", 0))
+	must(f.rename(ctx, "c/d", "", "d", 0))
+	must(f.fsyncDir(ctx, ""))
+	if _, err := f.readdir(ctx, "d/d"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.stat(ctx, "d/d/b")
+	must(err)
+	if e.Mode&0o7777 != 0o601 {
+		t.Fatalf("d/d/b has mode %o after both moves ran, want 601", e.Mode&0o7777)
+	}
+}

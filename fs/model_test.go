@@ -57,7 +57,15 @@ func (e *testEnv) newFS(t testing.TB, prefix, cacheDir string, delay time.Durati
 	return f, func() { f.Close(); cache.Close() }
 }
 
-var testLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+var testLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
+
+// testLogLevel is warn, or debug with OSSMOUNT_TEST_DEBUG set (by hand).
+func testLogLevel() slog.Level {
+	if os.Getenv("OSSMOUNT_TEST_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
 
 // fataler is what both *testing.T and *rapid.T offer.
 type fataler interface {

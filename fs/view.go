@@ -162,6 +162,14 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 		return e, nil
 	case metacache.Negative:
 		return e, errNotExist
+	case metacache.StaleNegative:
+		f.revalidate(dir)
+		return metacache.Entry{}, errNotExist
+	case metacache.Stale:
+		if f.servable(dir) {
+			f.revalidate(dir)
+			return e, nil
+		}
 	}
 	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)
@@ -383,12 +391,22 @@ func (f *FS) remoteListing(ctx context.Context, p string, cached, walking bool) 
 	if !cached {
 		return f.listOSS(ctx, p)
 	}
-	if entries, st := f.cache.Listing(p); st == metacache.Fresh {
+	entries, st := f.cache.Listing(p)
+	switch {
+	case st == metacache.Fresh:
+		return entries, nil
+	case walking:
+		return f.listTree(ctx, p)
+	case st == metacache.Stale && f.servable(p):
+		f.revalidate(p)
 		return entries, nil
 	}
-	if walking {
-		return f.listTree(ctx, p)
-	}
+	return f.fetchListing(ctx, p)
+}
+
+// fetchListing lists directory p in OSS and caches the listing, unless a
+// change in p started or ended meanwhile.
+func (f *FS) fetchListing(ctx context.Context, p string) ([]metacache.Entry, error) {
 	prefix := f.dirKey(p)
 	epoch := f.q.DirEpoch(prefix)
 	entries, err := f.listOSS(ctx, p)

@@ -91,6 +91,11 @@ func TestChild(t *testing.T) {
 			err := listed(c, clk)
 			clk.Advance(5 * time.Second)
 			return err
+		}, dir: "d", child: "zz", want: StaleNegative},
+		{name: "absent at StatTTL", setup: func(c *Cache, clk *clock) error {
+			err := listed(c, clk)
+			clk.Advance(time.Minute + 1)
+			return err
 		}, dir: "d", child: "zz", want: Miss},
 		{name: "absent, NegativeTTL negative", opt: Options{NegativeTTL: -1}, setup: listed, dir: "d", child: "zz", want: Miss},
 		{name: "absent, longer NegativeTTL", opt: Options{NegativeTTL: time.Minute}, setup: func(c *Cache, clk *clock) error {
@@ -102,7 +107,7 @@ func TestChild(t *testing.T) {
 			err := listed(c, clk)
 			clk.Advance(10 * time.Second)
 			return firstErr(err, c.SetChild("d", fileEntry("other", 1)))
-		}, dir: "d", child: "zz", want: Miss},
+		}, dir: "d", child: "zz", want: StaleNegative},
 		{name: "removed", setup: func(c *Cache, clk *clock) error {
 			return firstErr(listed(c, clk), c.RemoveChild("d", "a"))
 		}, dir: "d", child: "a", want: Negative},
@@ -199,8 +204,11 @@ func checkAgree(t *testing.T, c *Cache, step, dir string, names []string) {
 		default:
 			fetched, _ := c.ListingAge(dir)
 			want := Miss
-			if c.now().Sub(fetched) < c.opt.NegativeTTL {
+			switch age := c.now().Sub(fetched); {
+			case age < c.opt.NegativeTTL:
 				want = Negative
+			case !c.expired(age):
+				want = StaleNegative
 			}
 			if st != want {
 				t.Errorf("%s: Child(%q) = %v for a name not in a listing %v old, want %v", step, path, st, c.now().Sub(fetched), want)

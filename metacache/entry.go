@@ -27,6 +27,9 @@ const (
 	Fresh                  // cached and within its TTL
 	Stale                  // cached but past its TTL: revalidate (the entry is returned)
 	Negative               // recently seen not to exist
+	// StaleNegative: absent from a listing younger than StatTTL but past
+	// NegativeTTL: absent unless a revalidation of the listing says otherwise.
+	StaleNegative
 )
 
 func (s Status) String() string {
@@ -39,6 +42,8 @@ func (s Status) String() string {
 		return "Stale"
 	case Negative:
 		return "Negative"
+	case StaleNegative:
+		return "StaleNegative"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }

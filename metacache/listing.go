@@ -59,7 +59,8 @@ func (c *Cache) listingStatus(fetched time.Time) Status {
 //     or Put recorded it;
 //   - name not in the listing: Negative while the listing is younger than
 //     NegativeTTL (an absence is trusted no longer than a negative entry;
-//     never with NegativeTTL < 0), then Miss.
+//     never with NegativeTTL < 0), then StaleNegative while it is younger
+//     than StatTTL, then Miss.
 //
 // Child does not consult path's own entry (Lookup does); the two agree
 // while the listing is cached, as every change to a child updates both.
@@ -102,8 +103,13 @@ func (c *Cache) Child(dir, name string) (Entry, Status) {
 	}
 	now := c.now()
 	if !found {
-		if c.opt.NegativeTTL > 0 && now.Sub(fetched) < c.opt.NegativeTTL {
+		switch age := now.Sub(fetched); {
+		case c.opt.NegativeTTL <= 0:
+			return Entry{}, Miss
+		case age < c.opt.NegativeTTL:
 			return Entry{}, Negative
+		case !c.expired(age):
+			return Entry{}, StaleNegative
 		}
 		return Entry{}, Miss
 	}
