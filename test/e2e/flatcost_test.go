@@ -96,3 +96,47 @@ func daemonCPU(t *testing.T, pid int) time.Duration {
 	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
+
+// TestStaleListingRevalidatesOnce creates files in one directory in three
+// bursts, with a pause past the negative TTL before each of the last two: a
+// new name is looked up in the directory's cached listing, and a listing
+// past its TTL is refreshed once in the background while it keeps
+// answering (issue 9: it was a LIST per create once the TTL ran out).
+func TestStaleListingRevalidatesOnce(t *testing.T) {
+	e := newEnv(t, "--negative-ttl=1s", "--stat-ttl=30s", "--upload-delay=100ms")
+	dir := e.m.Path("d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const perBurst = 300
+	n := 0
+	burst := func() {
+		for i := 0; i < perBurst; i++ {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%05d", n)), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	burst()
+	time.Sleep(1500 * time.Millisecond) // uploads, the marker, then past the negative TTL
+	e.srv.ResetStats(t)
+	burst()
+	time.Sleep(1500 * time.Millisecond)
+	burst()
+	st := e.srv.Stats(t)
+	lists, heads := st.Requests["ListObjectsV2"]+st.Requests["ListObjects"], st.Requests["HeadObject"]
+	t.Logf("%d creates after the negative TTL ran out twice: %d LIST, %d HEAD requests", 2*perBurst, lists, heads)
+	// Each pause lets the listing go stale once: one refresh each, plus
+	// one more if a burst outlasts the negative TTL.
+	if lists > 8 || heads > 0 {
+		t.Errorf("%d creates cost %d LIST and %d HEAD requests: a stale listing must be refreshed once, not per create", 2*perBurst, lists, heads)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != n {
+		t.Fatalf("the directory lists %d entries, want %d", len(entries), n)
+	}
+}
