@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ossmount/ossmount/test/harness"
+)
+
+// BenchmarkWalk puts a registry-shaped tree straight into the bucket
+// (OSSMOUNT_WALK_OBJECTS objects, default 100,000, ten to a directory:
+// blobs/sha256/xx/<digest>/data plus nine siblings), then walks it cold
+// through a fresh mount as `du` does (every directory listed, every entry
+// stat'ed), again on the same mount, and again after a remount with the
+// same cache directory within the stat TTL. It reports the requests of
+// each walk: the targets are at most 1.2 LISTs per 1,000 objects and no
+// HEAD cold, and no request at all warm or after the remount.
+func BenchmarkWalk(b *testing.B) {
+	harness.RequireFUSE(b)
+	objects := 100000
+	if v, err := strconv.Atoi(os.Getenv("OSSMOUNT_WALK_OBJECTS")); err == nil && v > 0 {
+		objects = v
+	}
+	srv := harness.StartServer(b, harness.ServerOptions{})
+	bucket := srv.Bucket(b, harness.DefaultBucket)
+	for i := 0; i < b.N; i++ {
+		prefix := harness.UniquePrefix(b)
+		start := time.Now()
+		putTree(b, bucket, prefix, objects)
+		b.Logf("put %d objects in %v", objects, time.Since(start).Round(time.Second))
+
+		args := []string{"--stat-ttl=1h"}
+		m := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, Args: args})
+		srv.ResetStats(b)
+		start = time.Now()
+		files, dirs := du(b, m.Dir)
+		coldTime := time.Since(start)
+		cold := srv.Stats(b)
+		if files != objects {
+			b.Fatalf("the walk found %d files, want %d", files, objects)
+		}
+		srv.ResetStats(b)
+		start = time.Now()
+		du(b, m.Dir)
+		warmTime := time.Since(start)
+		warm := srv.Stats(b)
+		rss := peakRSS(m.PID())
+		m.Unmount(b)
+
+		again := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, CacheDir: m.CacheDir, Args: args})
+		srv.ResetStats(b)
+		start = time.Now()
+		du(b, again.Dir)
+		remountTime := time.Since(start)
+		remount := srv.Stats(b)
+		rss = max(rss, peakRSS(again.PID()))
+		again.Unmount(b)
+
+		b.Logf("%d objects in %d directories; cold walk %v: %s", objects, dirs, coldTime.Round(time.Millisecond), cold)
+		b.Logf("warm walk %v: %s; after a remount %v: %s", warmTime.Round(time.Millisecond), warm, remountTime.Round(time.Millisecond), remount)
+		lists := cold.Count("ListObjects", "ListObjectsV2")
+		b.ReportMetric(float64(lists), "cold-LISTs")
+		b.ReportMetric(float64(lists)/(float64(objects)/1000), "cold-LISTs-per-1000-objects")
+		b.ReportMetric(float64(cold.Count("HeadObject", "GetObjectMeta")), "cold-HEADs")
+		b.ReportMetric(float64(total(warm)), "warm-requests")
+		b.ReportMetric(float64(total(remount)), "remount-requests")
+		if rss > 0 {
+			b.ReportMetric(float64(rss)/(1<<20), "daemon-peak-RSS-MiB")
+		}
+	}
+}
+
+// putTree writes objects small objects under prefix, ten to a directory,
+// in directories spread over 256 "xx" parents as a registry's blobs are.
+func putTree(b *testing.B, bucket *harness.Bucket, prefix string, objects int) {
+	b.Helper()
+	data := bytes.Repeat([]byte("x"), 100)
+	keys := make(chan string)
+	errs := make(chan error, listingWorkers)
+	var wg sync.WaitGroup
+	for w := 0; w < listingWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				if err := bucket.PutObject(k, bytes.NewReader(data)); err != nil {
+					errs <- fmt.Errorf("put %q: %w", k, err)
+					for range keys {
+					}
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < objects; i++ {
+		d := i / 10
+		keys <- fmt.Sprintf("%sblobs/sha256/%02x/%064x/f%d", prefix, d%256, d, i%10)
+	}
+	close(keys)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// du walks root as du does and counts its files and directories.
+func du(b *testing.B, root string) (files, dirs int) {
+	b.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs++
+		} else {
+			files++
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return files, dirs
+}
