@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/binary"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -134,5 +136,64 @@ func TestModesAsAsked(t *testing.T) {
 	}
 	if got := mode(e.m.Path("d")); got != 0o700 {
 		t.Errorf("mkdir 0700 made mode %#o", got)
+	}
+}
+
+// TestOtherUsersWithAllowOther runs commands as another user (nobody) on
+// a mount with -o allow_other: what they make is theirs, and in a sticky
+// directory they may rename and remove their own files but not root's.
+func TestOtherUsersWithAllowOther(t *testing.T) {
+	e := newEnv(t, "-o", "allow_other")
+	// t.TempDir's directories are 0700: let nobody reach the mount.
+	for d := filepath.Dir(e.m.Dir); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sticky := e.m.Path("t")
+	if err := os.Mkdir(sticky, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Chmod(sticky, 0o1777); err != nil { // os.Chmod takes os.ModeSticky, not 0o1000
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sticky, "roots"), []byte("r"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const nobody = 65534
+	asNobody := func(script string) (string, error) {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = sticky
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := asNobody("echo x > mine && mkdir mydir && mv mine mine2"); err != nil {
+		t.Fatalf("nobody making and renaming its own files in a sticky directory: %v\n%s", err, out)
+	}
+	for _, name := range []string{"mine2", "mydir"} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(sticky, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Uid != nobody || st.Gid != nobody {
+			t.Errorf("%s made by nobody is owned by %d:%d", name, st.Uid, st.Gid)
+		}
+	}
+	if out, err := asNobody("rm mine2 && rmdir mydir"); err != nil {
+		t.Fatalf("nobody removing its own files in a sticky directory: %v\n%s", err, out)
+	}
+	if out, err := asNobody("rm -f roots"); err == nil {
+		t.Errorf("nobody removed root's file from a sticky directory\n%s", out)
+	}
+	if out, err := asNobody("mv roots stolen"); err == nil {
+		t.Errorf("nobody renamed root's file in a sticky directory\n%s", out)
+	}
+	names, err := os.ReadDir(sticky)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || names[0].Name() != "roots" {
+		t.Errorf("the sticky directory lists %v, want only roots", names)
 	}
 }
