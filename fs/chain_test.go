@@ -59,3 +59,62 @@ func TestMoveOutOfMovedDir(t *testing.T) {
 		}
 	}
 }
+
+// TestMoveTwiceAfterBarrier moves a directory into one made here, then
+// that one (its marker still pending) elsewhere: the first directory's
+// entries are in OSS under the second's old name until the second move
+// runs, and must be listed from there (found by TestDifferential).
+func TestMoveTwiceAfterBarrier(t *testing.T) {
+	env := newTestEnv(t)
+	for j := 0; j < 20; j++ {
+		t.Run(fmt.Sprint(j), func(t *testing.T) {
+			f, closeFS := env.newFS(t, fmt.Sprintf("mt%d/", j), t.TempDir(), time.Second, 0)
+			defer closeFS()
+			ctx := context.Background()
+			m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			mkdir := func(p string) {
+				t.Helper()
+				dir, name := splitPath(p)
+				_, err := f.mkdir(ctx, dir, name, 0o755)
+				must(err)
+				m.dirs[p] = true
+			}
+			write := func(p string) {
+				t.Helper()
+				dir, name := splitPath(p)
+				h, _, err := f.create(ctx, dir, name, 0, 0o644)
+				must(err)
+				h.Write(ctx, []byte(p), 0)
+				h.Flush(ctx)
+				h.Release(ctx)
+				m.files[p] = []byte(p)
+			}
+			mkdir("b")
+			mkdir("b/d")
+			write("b/d/b")
+			must(f.fsyncDir(ctx, ""))
+			write("b/c")
+			mkdir("b/a")
+			must(f.rename(ctx, "b/d", "b/a", "b", 0))
+			m.moveTree("b/d", "b/a/b")
+			mkdir("b/b")
+			time.Sleep(time.Duration(j) * time.Millisecond)
+			must(f.fsyncDir(ctx, ""))
+			checkTree(t, f, m)
+			must(f.rename(ctx, "b/a", "b/b", "d", 0))
+			m.moveTree("b/a", "b/b/d")
+			for k := 0; k < 5; k++ {
+				checkTree(t, f, m)
+				time.Sleep(time.Duration(j) * time.Millisecond)
+			}
+			must(f.fsyncDir(ctx, ""))
+			checkTree(t, f, m)
+		})
+	}
+}

@@ -221,17 +221,14 @@ func (ix *index) resolve(p string) (resolved, error) {
 				return resolved{}, errNotDir
 			}
 		case kDir:
-			switch {
-			case r.e.fresh:
-				r.none = true
-			case len(r.e.from) > 0:
-				r.where, r.none = r.e.from[0], false // moved in: OSS holds its entries there
-			default:
-				// Not fresh (any more) even if a directory above is: its
-				// own marker has run, and the entries that retired into it
-				// are in the cache and in OSS at where.
-				r.none = false
+			if len(r.e.from) > 0 {
+				r.where = r.e.from[0] // moved in: OSS holds its entries there
 			}
+			// A fresh directory's own listing does not count; below it, a
+			// directory that is not fresh (any more: its marker has run, or
+			// it was moved in) has its entries in OSS at where, and in
+			// the cache once they retired.
+			r.none = r.e.fresh
 		}
 	}
 	return r, nil

@@ -207,9 +207,9 @@ func (f *FS) moveDirLocked(src, dst string) *entry {
 	if moved.kind != kDir {
 		moved.kind = kDir
 	}
-	if !r.none {
-		moved.from = []string{r.where}
-	}
+	// Even a fresh directory may hold directories whose entries OSS has
+	// under where: its own listing stays ignored while it is fresh.
+	moved.from = []string{r.where}
 	moved.dropTree = true
 	clearMade(moved) // the move carries markers along: an rmdir there must delete
 	for _, op := range carriers {
