@@ -118,3 +118,50 @@ func TestMoveTwiceAfterBarrier(t *testing.T) {
 		})
 	}
 }
+
+// TestMovedIntoRemadeDir moves a directory into one made again where an
+// old one was renamed away, before the new one's marker ran: when the
+// marker runs, the old directory's cache is forgotten but not what the
+// moved directory brought (the mode of a file in it was lost; found by
+// TestDifferential).
+func TestMovedIntoRemadeDir(t *testing.T) {
+	env := newTestEnv(t)
+	f, closeFS := env.newFS(t, "mir/", t.TempDir(), time.Hour, 0)
+	defer closeFS()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mkdir := func(p string) {
+		t.Helper()
+		dir, name := splitPath(p)
+		_, err := f.mkdir(ctx, dir, name, 0o755)
+		must(err)
+	}
+	mkdir("d")
+	mkdir("d/b")
+	must(f.fsyncDir(ctx, ""))
+	must(f.rename(ctx, "d", "", "e", 0))
+	mkdir("d") // fresh; its marker waits
+	mkdir("a")
+	h, _, err := f.create(ctx, "a", "x", 0, 0o601)
+	must(err)
+	h.Write(ctx, []byte("x"), 0)
+	h.Flush(ctx)
+	h.Release(ctx)
+	must(f.fsyncDir(ctx, "a"))
+	must(f.rename(ctx, "a", "d", "b", 0))
+	must(f.fsyncDir(ctx, "d/b"))
+	must(f.fsyncDir(ctx, "")) // d's marker
+	if _, err := f.readdir(ctx, "d/b"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.stat(ctx, "d/b/x")
+	must(err)
+	if e.Mode&0o7777 != 0o601 {
+		t.Fatalf("d/b/x has mode %o, want 601", e.Mode&0o7777)
+	}
+}

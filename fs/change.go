@@ -208,12 +208,17 @@ func (f *FS) unfreshLocked(e *entry) {
 	e.fresh = false
 	r, _ := f.ix.resolve(e.path())
 	p := r.where
-	var errs []error
-	if e.dropTree {
-		errs = append(errs, f.cache.DeleteTree(p))
-		e.dropTree = false
+	// What the cache held below p before it was made here is forgotten,
+	// but for its entries' own subtrees: a directory moved into it, or
+	// made in it and whose marker ran, may have learned there already.
+	var keep []string
+	for name, ch := range e.children {
+		if ch.kind == kDir || ch.kind == kFile {
+			keep = append(keep, name)
+		}
 	}
-	errs = append(errs, f.cache.PutListing(p, nil))
+	errs := []error{f.cache.DeleteTreeExcept(p, keep), f.cache.PutListing(p, nil)}
+	e.dropTree = false
 	if err := errors.Join(errs...); err != nil {
 		f.log.Warn("cache listing", "dir", p, "err", err)
 	}

@@ -2,6 +2,7 @@ package metacache
 
 import (
 	"fmt"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -45,7 +46,49 @@ func treeRanges(path string) (exact, prefixes [][]byte) {
 	return exact, prefixes
 }
 
-func (c *Cache) deleteTree(path string) error {
+// DeleteTreeExcept is DeleteTree, but what is cached at and below the
+// children of path named in keep stays (path's own listing goes whole): a
+// directory made again whose old contents are forgotten, but for entries
+// moved into it meanwhile.
+func (c *Cache) DeleteTreeExcept(path string, keep []string) error {
+	if err := checkPath(path); err != nil {
+		return fmt.Errorf("delete tree: %w", err)
+	}
+	mu := c.dirLock(path)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := c.deleteTreeExcept(path, keep); err != nil {
+		return fmt.Errorf("delete tree %q: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Cache) deleteTree(path string) error { return c.deleteTreeExcept(path, nil) }
+
+// kept reports whether key, of the subtree at path, lies at or below one
+// of the children of path named in keep.
+func kept(key []byte, path string, keep []string) bool {
+	if len(keep) == 0 {
+		return false
+	}
+	p := string(key[1:])
+	if key[0] == tagListing {
+		dir, name, _ := strings.Cut(p, string(rune(listingSep)))
+		if dir == path {
+			return false // path's own listing
+		}
+		p = joinPath(dir, name)
+	}
+	for _, k := range keep {
+		base := joinPath(path, k)
+		if p == base || strings.HasPrefix(p, base+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cache) deleteTreeExcept(path string, keep []string) error {
 	exact, prefixes := treeRanges(path)
 	wb := c.meta.NewWriteBatch()
 	defer wb.Cancel()
@@ -58,6 +101,9 @@ func (c *Cache) deleteTree(path string) error {
 		for _, prefix := range prefixes {
 			it := c.newIterator(txn, prefix)
 			for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+				if kept(it.Item().Key(), path, keep) {
+					continue
+				}
 				if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
 					it.Close()
 					return err

@@ -96,3 +96,31 @@ func TestMoveTree(t *testing.T) {
 		t.Errorf("ab is %v after the move", st)
 	}
 }
+
+func TestDeleteTreeExcept(t *testing.T) {
+	c, _ := openTest(t, nil)
+	for _, p := range []string{"d", "d/old", "d/old/x", "d/kept", "d/kept/y", "d/kept/y/z", "d/keptx", "e"} {
+		must(t, c.Put(p, Entry{}))
+	}
+	must(t, c.PutListing("d", []Entry{{Name: "old", IsDir: true}, {Name: "kept", IsDir: true}, {Name: "keptx"}}))
+	must(t, c.PutListing("d/old", []Entry{{Name: "x"}}))
+	must(t, c.PutListing("d/kept", []Entry{{Name: "y", IsDir: true}}))
+	must(t, c.PutListing("d/kept/y", []Entry{{Name: "z"}}))
+	must(t, c.DeleteTreeExcept("d", []string{"kept"}))
+	for p, want := range map[string]bool{"d": false, "d/old": false, "d/old/x": false, "d/keptx": false,
+		"d/kept": true, "d/kept/y": true, "d/kept/y/z": true, "e": true} {
+		if _, st := c.Lookup(p); (st != Miss) != want {
+			t.Errorf("Lookup(%q) = %v, want kept=%v", p, st, want)
+		}
+	}
+	for d, want := range map[string]bool{"d": false, "d/old": false, "d/kept": true, "d/kept/y": true} {
+		if _, st := c.Listing(d); (st != Miss) != want {
+			t.Errorf("Listing(%q) = %v, want kept=%v", d, st, want)
+		}
+	}
+	// d's own listing keys are gone: a new listing of d forgets nothing below kept.
+	must(t, c.PutListing("d", nil))
+	if _, st := c.Listing("d/kept/y"); st == Miss {
+		t.Error("PutListing of d after DeleteTreeExcept dropped what was kept")
+	}
+}
