@@ -2,7 +2,9 @@ package fs
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"testing"
 	"time"
 )
@@ -163,5 +165,73 @@ func TestMovedIntoRemadeDir(t *testing.T) {
 	must(err)
 	if e.Mode&0o7777 != 0o601 {
 		t.Fatalf("d/b/x has mode %o, want 601", e.Mode&0o7777)
+	}
+}
+
+// TestMoveDirWithPendingAttrs renames a directory whose attribute markers
+// are pending, makes one of the same name and renames that too before the
+// first move ran: the second directory's place in OSS is not the first's
+// (the first move rewrote it, and the second directory's marker then
+// emptied the first's cached listing; found by TestDifferential).
+func TestMoveDirWithPendingAttrs(t *testing.T) {
+	env := newTestEnv(t)
+	for j := 0; j < 6; j++ {
+		t.Run(fmt.Sprint(j), func(t *testing.T) {
+			f, closeFS := env.newFS(t, fmt.Sprintf("mpa%d/", j), t.TempDir(), 200*time.Millisecond, 0)
+			defer closeFS()
+			ctx := context.Background()
+			m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			mkdir := func(p string) {
+				t.Helper()
+				dir, name := splitPath(p)
+				_, err := f.mkdir(ctx, dir, name, 0o755)
+				must(err)
+				m.dirs[p] = true
+			}
+			write := func(p string) {
+				t.Helper()
+				dir, name := splitPath(p)
+				h, _, err := f.create(ctx, dir, name, 0, 0o644)
+				must(err)
+				h.Write(ctx, []byte(p), 0)
+				h.Flush(ctx)
+				h.Release(ctx)
+				m.files[p] = []byte(p)
+			}
+			chmod := func(p string, mode uint32) {
+				t.Helper()
+				_, err := f.setattr(ctx, p, nil, &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_MODE, Mode: mode}})
+				must(err)
+			}
+			mkdir("c")
+			mkdir("d")
+			mkdir("d/b")
+			mkdir("a")
+			write("a/a")
+			write("a/b")
+			must(f.fsyncDir(ctx, ""))
+			chmod("a", 0o630)
+			chmod("a", 0o663)
+			must(f.rename(ctx, "a", "d/b", "a", 0))
+			m.moveTree("a", "d/b/a")
+			mkdir("a")
+			chmod("a", 0o653)
+			must(f.rename(ctx, "a", "c", "d", 0))
+			m.moveTree("a", "c/d")
+			time.Sleep(time.Duration(j) * 20 * time.Millisecond)
+			must(f.fsyncDir(ctx, ""))
+			mkdir("a")
+			write("a/d")
+			for k := 0; k < 5; k++ {
+				checkTree(t, f, m)
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -207,9 +207,11 @@ func (f *FS) moveDirLocked(src, dst string) *entry {
 	if moved.kind != kDir {
 		moved.kind = kDir
 	}
-	// Even a fresh directory may hold directories whose entries OSS has
-	// under where: its own listing stays ignored while it is fresh.
-	moved.from = []string{r.where}
+	if !r.none {
+		moved.from = []string{r.where}
+	} else if moved.fresh {
+		keepSources(moved, r.where)
+	}
 	moved.dropTree = true
 	clearMade(moved) // the move carries markers along: an rmdir there must delete
 	for _, op := range carriers {
@@ -220,6 +222,24 @@ func (f *FS) moveDirLocked(src, dst string) *entry {
 		}
 	}
 	return moved
+}
+
+// keepSources records, below a fresh directory moved from where, where
+// OSS holds what its entries that are not fresh hold (a directory moved
+// into it, or made in it, whose ops ran; a file uploaded there): only
+// they had anything written under where, and the move carries it along.
+// (where itself is no source: a fresh directory made again after an older
+// one at its name was moved away has nothing of that one's.)
+func keepSources(e *entry, where string) {
+	for name, ch := range e.children {
+		at := joinPath(where, name)
+		switch {
+		case ch.kind == kDir && ch.fresh:
+			keepSources(ch, at)
+		case ch.kind == kDir && len(ch.from) == 0, ch.kind == kFile && !slices.Contains(ch.from, at):
+			ch.from = append(ch.from, at)
+		}
+	}
 }
 
 func clearMade(e *entry) {
