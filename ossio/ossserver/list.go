@@ -150,7 +150,7 @@ func (s *Server) listing(bucket, prefix, delim, marker string, max int) ([]listE
 	if b == nil {
 		return nil, false, "", errNoSuchBucket(bucket)
 	}
-	out, trunc, next := listKeys(b.keys, b.objs, prefix, delim, marker, max)
+	out, trunc, next := listKeys(b.sortedKeys(), b.objs, prefix, delim, marker, max)
 	return out, trunc, next, nil
 }
 

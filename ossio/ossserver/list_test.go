@@ -3,11 +3,13 @@ package ossserver
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 )
@@ -241,5 +243,33 @@ func TestListRawXML(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		t.Fatal(resp.StatusCode)
+	}
+}
+
+// TestSortedKeysMerge puts, deletes and puts again keys between listings:
+// every listing holds exactly the live keys, in order, once each.
+func TestSortedKeysMerge(t *testing.T) {
+	b := newBucket("b", time.Now())
+	live := map[string]bool{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 200; round++ {
+		for n := rng.IntN(20); n > 0; n-- {
+			k := fmt.Sprintf("k%03d", rng.IntN(100))
+			if rng.IntN(3) == 0 {
+				b.deleteObject(k)
+				delete(live, k)
+			} else {
+				b.setObject(&object{Key: k})
+				live[k] = true
+			}
+		}
+		var want []string
+		for k := range live {
+			want = append(want, k)
+		}
+		slices.Sort(want)
+		if got := b.sortedKeys(); !slices.Equal(got, want) {
+			t.Fatalf("round %d: keys %v, want %v", round, got, want)
+		}
 	}
 }

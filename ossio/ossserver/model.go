@@ -3,7 +3,7 @@ package ossserver
 import (
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -61,7 +61,14 @@ type upload struct {
 type bucket struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
-	keys    []string  // sorted (byte order) keys of objs
+	// keys is sorted (byte order) but, until sortedKeys runs, may still
+	// hold deleted keys and lack the keys in added: a put or delete costs
+	// O(1), and a listing after a run of them sorts the new keys once
+	// (a sorted insert moved the whole slice: O(n) a put, hours for a
+	// bucket of a million objects).
+	keys    []string
+	added   []string // keys of objs not yet in keys, in no order
+	stale   bool     // keys holds deleted keys
 	objs    map[string]*object
 	uploads map[string]*upload // by upload id
 }
@@ -75,10 +82,7 @@ func (b *bucket) setObject(o *object) *object {
 	old := b.objs[o.Key]
 	b.objs[o.Key] = o
 	if old == nil {
-		i := sort.SearchStrings(b.keys, o.Key)
-		b.keys = append(b.keys, "")
-		copy(b.keys[i+1:], b.keys[i:])
-		b.keys[i] = o.Key
+		b.added = append(b.added, o.Key)
 	}
 	return old
 }
@@ -90,11 +94,33 @@ func (b *bucket) deleteObject(key string) *object {
 		return nil
 	}
 	delete(b.objs, key)
-	i := sort.SearchStrings(b.keys, key)
-	if i < len(b.keys) && b.keys[i] == key {
-		b.keys = append(b.keys[:i], b.keys[i+1:]...)
-	}
+	b.stale = true
 	return old
+}
+
+// sortedKeys returns every key of objs, sorted, once: keys merged with the
+// added ones, without the deleted ones.
+func (b *bucket) sortedKeys() []string {
+	if len(b.added) == 0 && !b.stale {
+		return b.keys
+	}
+	slices.Sort(b.added)
+	merged := make([]string, 0, len(b.keys)+len(b.added))
+	i, j := 0, 0
+	for i < len(b.keys) || j < len(b.added) {
+		var k string
+		if j >= len(b.added) || i < len(b.keys) && b.keys[i] < b.added[j] {
+			k, i = b.keys[i], i+1
+		} else {
+			k, j = b.added[j], j+1
+		}
+		// A key deleted and put again is in both; a deleted one in neither objs.
+		if b.objs[k] != nil && (len(merged) == 0 || merged[len(merged)-1] != k) {
+			merged = append(merged, k)
+		}
+	}
+	b.keys, b.added, b.stale = merged, nil, false
+	return b.keys
 }
 
 // sliceExtents returns the extents covering [off, off+n) of exts.

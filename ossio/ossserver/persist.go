@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -211,13 +210,12 @@ func (d dirMeta) load() ([]*bucket, error) {
 				return err
 			}
 			nb.objs[o.Key] = &o
-			nb.keys = append(nb.keys, o.Key)
+			nb.added = append(nb.added, o.Key)
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("load bucket %s: %w", b.Name, err)
 		}
-		slices.Sort(nb.keys)
 		out = append(out, nb)
 		byName[nb.Name] = nb
 	}
