@@ -273,3 +273,57 @@ func TestSortedKeysMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestTimesInWholeSeconds: OSS keeps object times in whole seconds, and
+// clients parse them strictly (ossfs 2.0 refused ".326Z"): listings v1 and
+// v2, ListParts and copy results say whole seconds, and Last-Modified
+// agrees with the listing.
+func TestTimesInWholeSeconds(t *testing.T) {
+	forEach(t, func(t *testing.T, srv *Running, b *oss.Bucket, sg signer) {
+		mustPut(t, b, "t/a", []byte("x"))
+		cp, err := b.CopyObject("t/a", "t/b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1, err := b.ListObjects(oss.Prefix("t/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, err := b.ListObjectsV2(oss.Prefix("t/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imur, err := b.InitiateMultipartUpload("t/m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.UploadPart(imur, strings.NewReader("part"), 4, 1); err != nil {
+			t.Fatal(err)
+		}
+		parts, err := b.ListUploadedParts(imur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta, err := b.GetObjectDetailedMeta("t/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, err := http.ParseTime(meta.Get("Last-Modified"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		times := map[string]time.Time{"copy result": cp.LastModified, "ListParts": parts.UploadedParts[0].LastModified}
+		for i, o := range v1.Objects {
+			times["v1 "+o.Key] = o.LastModified
+			times["v2 "+o.Key] = v2.Objects[i].LastModified
+		}
+		for what, tm := range times {
+			if tm.IsZero() || tm.Nanosecond() != 0 {
+				t.Errorf("%s: LastModified %v, want whole seconds", what, tm)
+			}
+		}
+		if !v1.Objects[0].LastModified.Equal(header) {
+			t.Errorf("listing says %v, Last-Modified %v", v1.Objects[0].LastModified, header)
+		}
+	})
+}

@@ -198,9 +198,10 @@ func (s *Server) putObject(c *reqCtx) *ossError {
 	return nil
 }
 
-// now is the modification time given to new objects: UTC, millisecond
-// precision, as OSS listings show it.
-func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+// now is the modification time given to new objects: UTC, whole seconds,
+// as OSS keeps it (listings say ".000Z"; clients such as ossfs 2.0 refuse
+// other fractions, and Last-Modified headers carry seconds only).
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // peek returns the current object without pinning it (for early checks).
 func (s *Server) peek(bucket, key string) *object {
