@@ -10,7 +10,9 @@ import (
 // xmlTime renders a time as OSS XML does: RFC 3339 in whole seconds,
 // always with ".000" milliseconds (objects stored by older versions of
 // this server may carry real milliseconds: they are dropped here too).
-func xmlTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05.000Z") }
+func xmlTime(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05.000Z")
+}
 
 type owner struct {
 	ID          string `xml:"ID"`
