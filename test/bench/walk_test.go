@@ -63,7 +63,8 @@ func BenchmarkWalk(b *testing.B) {
 		rss = max(rss, peakRSS(again.PID()))
 		again.Unmount(b)
 
-		b.Logf("%d objects in %d directories; cold walk %v: %s", objects, dirs, coldTime.Round(time.Millisecond), cold)
+		cacheBytes := dirSize(b, m.CacheDir)
+		b.Logf("%d objects in %d directories; cold walk %v: %s; cache dir %d MiB", objects, dirs, coldTime.Round(time.Millisecond), cold, cacheBytes>>20)
 		b.Logf("warm walk %v: %s; after a remount %v: %s", warmTime.Round(time.Millisecond), warm, remountTime.Round(time.Millisecond), remount)
 		lists := cold.Count("ListObjects", "ListObjectsV2")
 		b.ReportMetric(float64(lists), "cold-LISTs")
@@ -71,6 +72,7 @@ func BenchmarkWalk(b *testing.B) {
 		b.ReportMetric(float64(cold.Count("HeadObject", "GetObjectMeta")), "cold-HEADs")
 		b.ReportMetric(float64(total(warm)), "warm-requests")
 		b.ReportMetric(float64(total(remount)), "remount-requests")
+		b.ReportMetric(float64(cacheBytes)/(1<<20), "cache-dir-MiB")
 		if rss > 0 {
 			b.ReportMetric(float64(rss)/(1<<20), "daemon-peak-RSS-MiB")
 		}
@@ -132,4 +134,22 @@ func du(b *testing.B, root string) (files, dirs int) {
 		b.Fatal(err)
 	}
 	return files, dirs
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
