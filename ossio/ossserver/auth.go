@@ -101,8 +101,14 @@ func (s *Server) verify(a authRequest) *ossError {
 		if e := s.checkKey(ak); e != nil {
 			return e
 		}
-		want := s.signV1(a, a.r.Header.Get("Date"))
-		return checkSig(sig, want)
+		// The Date line is the Date header; clients that cannot set it
+		// (ali-oss, written for browsers too) send x-oss-date instead, and
+		// sign its value there.
+		date := a.r.Header.Get("Date")
+		if date == "" {
+			date = a.r.Header.Get("x-oss-date")
+		}
+		return checkSig(sig, s.signV1(a, date))
 	default:
 		return errInvalidArgument("Authorization header is invalid: unknown scheme.")
 	}

@@ -31,6 +31,7 @@ type ServerOptions struct {
 	Latency   time.Duration // --latency, added before each answer
 	FaultRate float64       // --fault-rate
 	Buckets   []string      // created at start; DefaultBucket when empty
+	Domain    string        // --domain: virtual-hosted addressing, Host BUCKET.DOMAIN
 }
 
 // Server is a running `ossmount server` child process.
@@ -63,6 +64,9 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	}
 	if opts.FaultRate > 0 {
 		args = append(args, "--fault-rate", fmt.Sprint(opts.FaultRate))
+	}
+	if opts.Domain != "" {
+		args = append(args, "--domain", opts.Domain)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OSS_ACCESS_KEY_SECRET="+AccessKeySecret)
