@@ -56,6 +56,8 @@ type errorBody struct {
 	RequestID string   `xml:"RequestId"`
 	HostID    string   `xml:"HostId"`
 	EC        string   `xml:"EC"`
+	// RecommendDoc is where OSS points for the EC; clients only show it.
+	RecommendDoc string `xml:"RecommendDoc"`
 }
 
 // ecOf gives a stable pseudo error-code ("EC") per code, so clients that log it
@@ -71,7 +73,9 @@ func ecOf(code string) string {
 // writeError answers e. HEAD answers carry no body, so the XML goes base64
 // encoded into x-oss-err, where the SDK looks for it.
 func writeError(w http.ResponseWriter, r *http.Request, reqID string, e *ossError) {
-	body := errorBody{Code: e.Code, Message: e.Message, RequestID: reqID, HostID: r.Host, EC: ecOf(e.Code)}
+	ec := ecOf(e.Code)
+	body := errorBody{Code: e.Code, Message: e.Message, RequestID: reqID, HostID: r.Host, EC: ec,
+		RecommendDoc: "https://api.aliyun.com/troubleshoot?q=" + ec}
 	data, _ := xml.Marshal(body)
 	data = append([]byte(xml.Header), data...)
 	h := w.Header()
