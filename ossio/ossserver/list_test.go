@@ -327,3 +327,29 @@ func TestTimesInWholeSeconds(t *testing.T) {
 		}
 	})
 }
+
+// TestListingXMLAsOSSWritesIt: the ETag's quotes are written "&quot;", as
+// OSS writes them, and the listing says whole seconds.
+func TestListingXMLAsOSSWritesIt(t *testing.T) {
+	srv, err := Start(Config{Buckets: []string{"open-bucket"}}, "127.0.0.1:0") // no keys: no signatures
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPut, srv.Endpoint+"/open-bucket/k", strings.NewReader("x"))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("put: %v %v", resp, err)
+	}
+	resp, err := http.Get(srv.Endpoint + "/open-bucket/?prefix=k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "<ETag>&quot;9DD4E461268C8034F5C8564E155C67A6&quot;</ETag>") || strings.Contains(string(body), "&#34;") {
+		t.Errorf("listing body:\n%s", body)
+	}
+	if !strings.Contains(string(body), ".000Z</LastModified>") {
+		t.Errorf("LastModified not in whole seconds:\n%s", body)
+	}
+}

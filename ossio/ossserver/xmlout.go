@@ -1,6 +1,7 @@
 package ossserver
 
 import (
+	"bytes"
 	"encoding/xml"
 	"net/http"
 	"strconv"
@@ -33,7 +34,10 @@ func writeXML(c *reqCtx, status int, v any) *ossError {
 	if err != nil {
 		return errInternal(err)
 	}
-	data = append([]byte(xml.Header), data...)
+	// encoding/xml escapes '"' as "&#34;"; OSS writes "&quot;" (ETags are
+	// quoted), and clients that match the text rather than parse XML
+	// expect it. "&#34;" stands for nothing else in the output.
+	data = append([]byte(xml.Header), bytes.ReplaceAll(data, []byte("&#34;"), []byte("&quot;"))...)
 	h := c.w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", strconv.Itoa(len(data)))

@@ -37,7 +37,8 @@ func BenchmarkWalk(b *testing.B) {
 		b.Logf("put %d objects in %v", objects, time.Since(start).Round(time.Second))
 
 		args := []string{"--stat-ttl=1h"}
-		m := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, Args: args})
+		life := time.Hour // a million-object walk outlasts the default 10 minutes
+		m := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, Args: args, Timeout: life})
 		srv.ResetStats(b)
 		start = time.Now()
 		files, dirs := du(b, m.Dir)
@@ -54,7 +55,7 @@ func BenchmarkWalk(b *testing.B) {
 		rss := peakRSS(m.PID())
 		m.Unmount(b)
 
-		again := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, CacheDir: m.CacheDir, Args: args})
+		again := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, CacheDir: m.CacheDir, Args: args, Timeout: life})
 		srv.ResetStats(b)
 		start = time.Now()
 		du(b, again.Dir)
