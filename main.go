@@ -184,7 +184,7 @@ func runMount(cfg *mountConfig) (err error) {
 
 	fsys, err := fs.New(fs.Options{
 		Client: client, Cache: cache, Prefix: cfg.prefix, CacheDir: cfg.cacheDir,
-		UploadDelay: cfg.uploadDelay, FsyncRemote: cfg.fsyncRemote, StatTTL: cfg.statTTL, CacheSize: cfg.cacheSize,
+		UploadDelay: cfg.uploadDelay, FsyncRemote: cfg.fsyncRemote, StatTTL: cfg.statTTL, CacheSize: cfg.cacheSize, KernelFiles: cfg.kernelFiles,
 		UID: cfg.uid, GID: cfg.gid, Umask: cfg.umask, ReadOnly: cfg.readOnly, Logger: log,
 	})
 	if err != nil {
@@ -378,6 +378,7 @@ type mountConfig struct {
 	uploadDelay, flushTimeout  time.Duration
 	fsyncRemote                bool
 	cacheSize                  int64
+	kernelFiles                int
 	uid, gid, umask            uint32
 	readOnly, allowOther       bool
 	childArgs                  []string // the command line for a background child
@@ -450,6 +451,7 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	fl.Int64Var(&c.oss.PartSize, "part-size", 8<<20, "multipart part size in bytes")
 	fl.IntVar(&c.oss.Concurrency, "concurrency", 8, "parallel parts per transfer")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only (same as -o ro)")
+	fl.IntVar(&c.kernelFiles, "kernel-files", 100000, "file names the kernel may hold (about 700 bytes of daemon memory each); past it the oldest are forgotten")
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	umask := uint32(0o022)
 	if err := fl.Parse(args); err != nil {
@@ -499,6 +501,9 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 		return nil, fmt.Errorf("--cache-size: %w", err)
 	}
 	c.cacheSize = int64(size)
+	if c.kernelFiles < 1 {
+		return nil, fmt.Errorf("--kernel-files must be at least 1, not %d", c.kernelFiles)
+	}
 	switch fsyncMode {
 	case "local":
 	case "remote":

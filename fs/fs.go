@@ -14,6 +14,7 @@
 package fs
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"fmt"
@@ -43,6 +44,7 @@ type Options struct {
 	Umask       uint32
 	ReadOnly    bool
 	Workers     int
+	KernelFiles int // file names the kernel may hold before the oldest are forgotten (evict.go); 0: maxKernelFiles
 	Logger      *slog.Logger
 }
 
@@ -61,6 +63,7 @@ type FS struct {
 	ix      *index           // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
 	walks   walks            // directories listed lately (walk.go)
 	refresh *revalidator     // listings refreshed in the background (revalidate.go)
+	evict   *evictor         // file names the kernel holds, to forget past a bound (evict.go)
 	// clean lists staged files whose bytes OSS holds, most recently used
 	// first (see clean.go).
 	clean      list.List // GUARDED_BY(mu)
@@ -88,6 +91,7 @@ func New(opt Options) (*FS, error) {
 		files:      map[string]*file{},
 		ix:         newIndex(),
 		refresh:    newRevalidator(),
+		evict:      newEvictor(cmp.Or(opt.KernelFiles, maxKernelFiles)),
 		started:    time.Now(),
 		seq:        uint64(time.Now().UnixNano()),
 	}

@@ -84,6 +84,9 @@ func (n *node) newChild(ctx context.Context, name string, e metacache.Entry, out
 	if e.IsDir {
 		mode = syscall.S_IFDIR
 	}
+	if !e.IsDir {
+		n.fsys.evict.note(n.EmbeddedInode(), name)
+	}
 	if ch := n.GetChild(name); ch != nil && ch.Mode() == mode {
 		return ch
 	}

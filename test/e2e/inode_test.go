@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestInodesAndDots checks what ls -i and readdir(3) rely on: the mount
@@ -195,5 +197,51 @@ func TestOtherUsersWithAllowOther(t *testing.T) {
 	}
 	if len(names) != 1 || names[0].Name() != "roots" {
 		t.Errorf("the sticky directory lists %v, want only roots", names)
+	}
+}
+
+// TestKernelForgetsFilesPastTheBound looks up more files than
+// --kernel-files allows: the oldest are invalidated, the kernel forgets
+// them and the daemon frees their inodes (a walk of a million files kept
+// ~770 MiB of them). A forgotten file is looked up again as a new inode,
+// with a new number; one still held keeps its number.
+func TestKernelForgetsFilesPastTheBound(t *testing.T) {
+	e := newEnv(t, "--kernel-files=500")
+	ino := func(p string) uint64 {
+		t.Helper()
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	const n = 2000
+	var first uint64
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(e.m.Path(fmt.Sprintf("f%04d", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = ino(e.m.Path("f0000"))
+		}
+	}
+	last := ino(e.m.Path(fmt.Sprintf("f%04d", n-1)))
+	// The invalidations run in the background: give them a moment.
+	var again uint64
+	for try := 0; try < 50; try++ {
+		if again = ino(e.m.Path("f0000")); again != first {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if again == first {
+		t.Errorf("f0000 kept inode %d after %d newer files were looked up with --kernel-files=500: the kernel was not told to forget it", first, n)
+	}
+	if got := ino(e.m.Path(fmt.Sprintf("f%04d", n-1))); got != last {
+		t.Errorf("the newest file changed inode %d -> %d", last, got)
+	}
+	data, err := os.ReadFile(e.m.Path("f0000"))
+	if err != nil || string(data) != "x" {
+		t.Fatalf("a forgotten file reads %q, %v", data, err)
 	}
 }
