@@ -2,12 +2,16 @@ package ossserver
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 )
@@ -188,5 +192,38 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("PUT", "/"+testBucket+"/k", strings.NewReader("x")))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "<Code>InternalError</Code>") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestV1WithXOSSDate: a V1 request that carries x-oss-date and no Date
+// header (ali-oss, which also runs in browsers, sends only x-oss-date) is
+// signed with that date in the Date line.
+func TestV1WithXOSSDate(t *testing.T) {
+	srv := startServer(t, Config{})
+	b := bucketOf(t, client(t, srv.Endpoint, signers[0]), testBucket)
+	mustPut(t, b, "xdate", []byte("x"))
+	date := time.Now().UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		name   string
+		signed string // the date in the Date line
+		want   int
+	}{
+		{"x-oss-date signed", date, http.StatusOK},
+		{"empty Date line", "", http.StatusForbidden},
+	} {
+		str := "GET\n\n\n" + tc.signed + "\nx-oss-date:" + date + "\n/" + testBucket + "/xdate"
+		mac := hmac.New(sha1.New, []byte(testSecret))
+		mac.Write([]byte(str))
+		req, _ := http.NewRequest(http.MethodGet, srv.Endpoint+"/"+testBucket+"/xdate", nil)
+		req.Header.Set("x-oss-date", date)
+		req.Header.Set("Authorization", "OSS "+testAK+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
 	}
 }
