@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ import (
 // blobs/sha256/xx/<digest>/data plus nine siblings), then walks it cold
 // through a fresh mount as `du` does (every directory listed, every entry
 // stat'ed), again on the same mount, and again after a remount with the
-// same cache directory within the stat TTL. It reports the requests of
+// same cache directory within the stat TTL (OSSMOUNT_WALK_ARGS adds mount
+// flags). It reports the requests of
 // each walk: the targets are at most 1.2 LISTs per 1,000 objects and no
 // HEAD cold, and no request at all warm or after the remount.
 func BenchmarkWalk(b *testing.B) {
@@ -36,7 +38,7 @@ func BenchmarkWalk(b *testing.B) {
 		putTree(b, bucket, prefix, objects)
 		b.Logf("put %d objects in %v", objects, time.Since(start).Round(time.Second))
 
-		args := []string{"--stat-ttl=1h"}
+		args := append([]string{"--stat-ttl=1h"}, strings.Fields(os.Getenv("OSSMOUNT_WALK_ARGS"))...) // e.g. "--kernel-files=20000"
 		life := time.Hour // a million-object walk outlasts the default 10 minutes
 		m := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, Args: args, Timeout: life})
 		srv.ResetStats(b)
