@@ -39,7 +39,7 @@ func BenchmarkWalk(b *testing.B) {
 		b.Logf("put %d objects in %v", objects, time.Since(start).Round(time.Second))
 
 		args := append([]string{"--stat-ttl=1h"}, strings.Fields(os.Getenv("OSSMOUNT_WALK_ARGS"))...) // e.g. "--kernel-files=20000"
-		life := time.Hour // a million-object walk outlasts the default 10 minutes
+		life := time.Hour                                                                             // a million-object walk outlasts the default 10 minutes
 		m := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, Args: args, Timeout: life})
 		srv.ResetStats(b)
 		start = time.Now()
