@@ -38,8 +38,9 @@ func BenchmarkWalk(b *testing.B) {
 		putTree(b, bucket, prefix, objects)
 		b.Logf("put %d objects in %v", objects, time.Since(start).Round(time.Second))
 
-		args := append([]string{"--stat-ttl=1h"}, strings.Fields(os.Getenv("OSSMOUNT_WALK_ARGS"))...) // e.g. "--kernel-files=20000"
-		life := time.Hour                                                                             // a million-object walk outlasts the default 10 minutes
+		// OSSMOUNT_WALK_ARGS: e.g. "--kernel-files=20000".
+		args := append([]string{"--stat-ttl=1h"}, strings.Fields(os.Getenv("OSSMOUNT_WALK_ARGS"))...)
+		life := time.Hour // a million-object walk outlasts the default 10 minutes
 		m := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, Args: args, Timeout: life})
 		srv.ResetStats(b)
 		start = time.Now()
