@@ -46,6 +46,7 @@ func BenchmarkWalk(b *testing.B) {
 		start = time.Now()
 		files, dirs := du(b, m.Dir)
 		coldTime := time.Since(start)
+		anon := anonRSS(m.PID())
 		cold := srv.Stats(b)
 		if files != objects {
 			b.Fatalf("the walk found %d files, want %d", files, objects)
@@ -55,7 +56,7 @@ func BenchmarkWalk(b *testing.B) {
 		du(b, m.Dir)
 		warmTime := time.Since(start)
 		warm := srv.Stats(b)
-		rss := peakRSS(m.PID())
+		rss, anon := peakRSS(m.PID()), max(anon, anonRSS(m.PID()))
 		m.Unmount(b)
 
 		again := harness.MountBucket(b, srv, harness.MountOptions{Prefix: prefix, CacheDir: m.CacheDir, Args: args, Timeout: life})
@@ -64,7 +65,7 @@ func BenchmarkWalk(b *testing.B) {
 		du(b, again.Dir)
 		remountTime := time.Since(start)
 		remount := srv.Stats(b)
-		rss = max(rss, peakRSS(again.PID()))
+		rss, anon = max(rss, peakRSS(again.PID())), max(anon, anonRSS(again.PID()))
 		again.Unmount(b)
 
 		cacheBytes := dirSize(b, m.CacheDir)
@@ -79,6 +80,7 @@ func BenchmarkWalk(b *testing.B) {
 		b.ReportMetric(float64(cacheBytes)/(1<<20), "cache-dir-MiB")
 		if rss > 0 {
 			b.ReportMetric(float64(rss)/(1<<20), "daemon-peak-RSS-MiB")
+			b.ReportMetric(float64(anon)/(1<<20), "daemon-anon-RSS-after-walks-MiB")
 		}
 	}
 }
