@@ -2,11 +2,14 @@ package fs
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/hanwen/go-fuse/v2/fuse"
 	"testing"
 	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ossmount/ossmount/ossio"
+	"github.com/ossmount/ossmount/ossio/ossserver"
 )
 
 // TestMoveOutOfMovedDir renames a directory, then a directory inside it
@@ -233,5 +236,61 @@ func TestMoveDirWithPendingAttrs(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestDirEmptyWhileItsMoveRuns asks whether a directory just renamed is
+// empty while the move carries its objects over (the server is slow): it
+// never is. Looked up through the pending move's source, a listing taken
+// after the move ran found nothing there, and rmdir removed a directory
+// with files in it (found by TestDifferential with --upload-delay=0s).
+func TestDirEmptyWhileItsMoveRuns(t *testing.T) {
+	srv, err := ossserver.Start(ossserver.Config{AccessKeyID: "ak", AccessKeySecret: "sk", Buckets: []string{"bkt"}, Latency: 3 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := ossio.New(ossio.Config{Endpoint: srv.Endpoint, AccessKeyID: "ak", AccessKeySecret: "sk", Bucket: "bkt", RetryBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{srv: srv, client: client}
+	ctx := context.Background()
+	for round := 0; round < 20; round++ {
+		f, closeFS := env.newFS(t, fmt.Sprintf("dem%d/", round), t.TempDir(), 0, 0)
+		for _, d := range []string{"c", "c/b"} {
+			dir, name := splitPath(d)
+			if _, err := f.mkdir(ctx, dir, name, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, name := range []string{"a", "b", "c"} {
+			h, _, err := f.create(ctx, "c/b", name, 0, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Write(ctx, []byte(name), 0)
+			h.Flush(ctx)
+			h.Release(ctx)
+		}
+		if err := f.fsyncDir(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		// Let the files retire into the cache: the index no longer holds them.
+		time.Sleep(50 * time.Millisecond)
+		if err := f.rename(ctx, "c/b", "", "b", 0); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 30; i++ {
+			empty, err := f.dirEmpty(ctx, "b")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if empty {
+				t.Fatalf("round %d, check %d: the renamed directory b looks empty", round, i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		closeFS()
 	}
 }

@@ -69,6 +69,19 @@ func (f *FS) keepDir(ctx context.Context, p string) error {
 // of the listing than it must: an entry of the index, or the first name of
 // OSS's listing that the index does not remove, answers.
 func (f *FS) dirEmpty(ctx context.Context, p string) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		epoch := f.q.MoveEpoch()
+		empty, through, err := f.dirEmptyOnce(ctx, p)
+		if !through || f.q.MoveStable(epoch) || attempt >= maxMoveRetries {
+			return empty, err
+		}
+		// A pending move's source was read while a move ran: it may have
+		// carried the entries away between the lookup and the listing.
+		moveBackoff(attempt)
+	}
+}
+
+func (f *FS) dirEmptyOnce(ctx context.Context, p string) (empty, through bool, err error) {
 	f.mu.Lock()
 	r, err := f.ix.resolve(p)
 	if err == nil && r.e != nil && r.e.kind == kGone {
@@ -80,7 +93,7 @@ func (f *FS) dirEmpty(ctx context.Context, p string) (bool, error) {
 			switch ch.kind {
 			case kFile, kDir:
 				f.mu.Unlock()
-				return false, nil
+				return false, false, nil
 			case kGone:
 				gone[name] = true
 			}
@@ -88,16 +101,16 @@ func (f *FS) dirEmpty(ctx context.Context, p string) (bool, error) {
 	}
 	f.mu.Unlock()
 	if err != nil || r.none {
-		return true, err
+		return true, false, err
 	}
-	empty := true
+	empty = true
 	err = f.remoteEach(ctx, r.where, r.where == p, func(name string) bool {
 		if !gone[name] {
 			empty = false
 		}
 		return empty
 	})
-	return empty, err
+	return empty, r.where != p, err
 }
 
 // remoteEach calls fn with the names OSS lists in directory p, in order,
