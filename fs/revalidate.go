@@ -18,10 +18,17 @@ import (
 // maxRefreshes bounds the listings refreshed at once in the background.
 const maxRefreshes = 4
 
+// minRefreshInterval spaces the refreshes of one directory. A refresh
+// that saw a change in the directory start or end while it listed keeps
+// nothing (see fetchListing); while files keep arriving, refreshing again
+// at once would send a LIST per lookup.
+const minRefreshInterval = time.Second
+
 type revalidator struct {
 	mu      sync.Mutex
-	running map[string]bool // GUARDED_BY(mu): directories being refreshed
-	closed  bool            // GUARDED_BY(mu)
+	running map[string]chan struct{} // GUARDED_BY(mu): directories being refreshed; closed when done
+	started map[string]time.Time     // GUARDED_BY(mu): when each directory's last refresh began
+	closed  bool                     // GUARDED_BY(mu)
 	wg      sync.WaitGroup
 	slots   chan struct{}
 	ctx     context.Context
@@ -30,7 +37,7 @@ type revalidator struct {
 
 func newRevalidator() *revalidator {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &revalidator{running: map[string]bool{}, slots: make(chan struct{}, maxRefreshes), ctx: ctx, cancel: cancel}
+	return &revalidator{running: map[string]chan struct{}{}, started: map[string]time.Time{}, slots: make(chan struct{}, maxRefreshes), ctx: ctx, cancel: cancel}
 }
 
 // close stops refreshes and waits for the running ones.
@@ -57,11 +64,20 @@ func (f *FS) servable(p string) bool {
 func (f *FS) revalidate(p string) {
 	r := f.refresh
 	r.mu.Lock()
-	if r.closed || r.running[p] {
+	if r.closed || r.running[p] != nil || time.Since(r.started[p]) < minRefreshInterval {
 		r.mu.Unlock()
 		return
 	}
-	r.running[p] = true
+	if len(r.started) > 4096 { // forget what is too old to matter
+		for d, at := range r.started {
+			if time.Since(at) >= minRefreshInterval {
+				delete(r.started, d)
+			}
+		}
+	}
+	done := make(chan struct{})
+	r.running[p] = done
+	r.started[p] = time.Now()
 	r.wg.Add(1)
 	r.mu.Unlock()
 	go func() {
@@ -69,6 +85,7 @@ func (f *FS) revalidate(p string) {
 			r.mu.Lock()
 			delete(r.running, p)
 			r.mu.Unlock()
+			close(done)
 			r.wg.Done()
 		}()
 		select {
@@ -82,3 +99,29 @@ func (f *FS) revalidate(p string) {
 		}
 	}()
 }
+
+// awaitRefresh waits, at most maxRefreshWait, for a background refresh of
+// directory p if one is running, and reports whether there was one. While
+// it writes the new listing the cache answers Miss for it: a lookup then
+// waits for the listing rather than sending a LIST of its own.
+func (f *FS) awaitRefresh(ctx context.Context, p string) bool {
+	r := f.refresh
+	r.mu.Lock()
+	done := r.running[p]
+	r.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	t := time.NewTimer(maxRefreshWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
+}
+
+// maxRefreshWait bounds how long a lookup waits for a refresh in progress
+// before it asks OSS itself.
+const maxRefreshWait = 2 * time.Second

@@ -157,19 +157,26 @@ func (f *FS) remoteStat(ctx context.Context, p string) (metacache.Entry, error) 
 		return e, errNotExist
 	}
 	dir, name := splitPath(p)
-	switch e, st := f.cache.Child(dir, name); st {
-	case metacache.Fresh:
-		return e, nil
-	case metacache.Negative:
-		return e, errNotExist
-	case metacache.StaleNegative:
-		f.revalidate(dir)
-		return metacache.Entry{}, errNotExist
-	case metacache.Stale:
-		if f.servable(dir) {
-			f.revalidate(dir)
+	for waited := false; ; waited = true {
+		switch e, st := f.cache.Child(dir, name); st {
+		case metacache.Fresh:
 			return e, nil
+		case metacache.Negative:
+			return e, errNotExist
+		case metacache.StaleNegative:
+			f.revalidate(dir)
+			return metacache.Entry{}, errNotExist
+		case metacache.Stale:
+			if f.servable(dir) {
+				f.revalidate(dir)
+				return e, nil
+			}
+		case metacache.Miss:
+			if !waited && f.awaitRefresh(ctx, dir) {
+				continue // the listing being written answers once it is
+			}
 		}
+		break
 	}
 	epoch := f.q.DirEpoch(f.dirKey(dir))
 	e, err := f.fetchEntry(ctx, p)

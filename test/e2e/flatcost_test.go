@@ -108,7 +108,7 @@ func daemonCPU(t *testing.T, pid int) time.Duration {
 // answering (issue 9: it was a LIST per create once the TTL ran out).
 func TestStaleListingRevalidatesOnce(t *testing.T) {
 	const negativeTTL = time.Second
-	e := newEnv(t, "--negative-ttl="+negativeTTL.String(), "--stat-ttl=30s", "--upload-delay=100ms")
+	e := newEnv(t, append([]string{"--negative-ttl=" + negativeTTL.String(), "--stat-ttl=30s", "--upload-delay=100ms"}, strings.Fields(os.Getenv("OSSMOUNT_TEST_ARGS"))...)...)
 	dir := e.m.Path("d")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
