@@ -451,7 +451,7 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	fl.Int64Var(&c.oss.PartSize, "part-size", 8<<20, "multipart part size in bytes")
 	fl.IntVar(&c.oss.Concurrency, "concurrency", 8, "parallel parts per transfer")
 	fl.BoolVar(&c.readOnly, "read-only", false, "mount read-only (same as -o ro)")
-	fl.IntVar(&c.kernelFiles, "kernel-files", 100000, "file names the kernel may hold (about 700 bytes of daemon memory each); past it the oldest are forgotten")
+	fl.IntVar(&c.kernelFiles, "kernel-files", 20000, "file names the kernel may hold (about 700 bytes of daemon memory each); past it the oldest are forgotten")
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	umask := uint32(0o022)
 	if err := fl.Parse(args); err != nil {

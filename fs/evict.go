@@ -13,7 +13,7 @@ import (
 // inode, and go-fuse frees it. A later access looks the name up again,
 // from the metadata cache, with no request to OSS. Directories are left
 // alone: the kernel cannot drop one that still has entries cached.
-const maxKernelFiles = 100_000
+const maxKernelFiles = 20_000
 
 type childRef struct {
 	parent *gofs.Inode
