@@ -294,3 +294,54 @@ func TestDirEmptyWhileItsMoveRuns(t *testing.T) {
 		closeFS()
 	}
 }
+
+// TestRenameOverDirWithPendingRemoval renames a directory over an empty
+// one whose last file is still being deleted from OSS: the moved
+// directory's entry of the same name must not be hidden by the removed
+// file's entry (found by TestDifferential under load).
+func TestRenameOverDirWithPendingRemoval(t *testing.T) {
+	srv, err := ossserver.Start(ossserver.Config{AccessKeyID: "ak", AccessKeySecret: "sk", Buckets: []string{"bkt"}, Latency: 100 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := ossio.New(ossio.Config{Endpoint: srv.Endpoint, AccessKeyID: "ak", AccessKeySecret: "sk", Bucket: "bkt", RetryBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{srv: srv, client: client}
+	f, closeFS := env.newFS(t, "rop/", t.TempDir(), 0, 0)
+	defer closeFS()
+	ctx := context.Background()
+	m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"a", "a/d", "a/d/b", "c", "c/c"} {
+		dir, name := splitPath(d)
+		_, err := f.mkdir(ctx, dir, name, 0o755)
+		must(err)
+		m.dirs[d] = true
+	}
+	for _, p := range []string{"a/d/b/x", "c/c/b"} {
+		dir, name := splitPath(p)
+		h, _, err := f.create(ctx, dir, name, 0, 0o644)
+		must(err)
+		h.Write(ctx, []byte(p), 0)
+		h.Flush(ctx)
+		h.Release(ctx)
+		m.files[p] = []byte(p)
+	}
+	must(f.fsyncDir(ctx, ""))
+	time.Sleep(300 * time.Millisecond) // everything retires into the cache
+	must(f.unlink(ctx, "c/c/b"))       // its delete takes a while
+	delete(m.files, "c/c/b")
+	must(f.rename(ctx, "a/d", "c", "c", 0))
+	m.moveTree("a/d", "c/c")
+	checkTree(t, f, m)
+	must(f.fsyncDir(ctx, ""))
+	checkTree(t, f, m)
+}

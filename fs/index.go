@@ -263,6 +263,10 @@ func (ix *index) moveTree(src, dst string) (moved, gone *entry) {
 }
 
 // merge moves old's pins and children into e, which takes old's place.
+// What old and its children said describes the directory that was at the
+// target (empty, so at most entries still being removed from OSS): it
+// must not hide what the moved directory holds. Their pins stay, on
+// entries that leave the view to the moved tree (kNone).
 func (ix *index) merge(e, old *entry) {
 	for _, op := range old.ops {
 		es := ix.pinned[op]
@@ -273,7 +277,6 @@ func (ix *index) merge(e, old *entry) {
 		}
 		e.ops = append(e.ops, op)
 	}
-	e.dropTree = e.dropTree || old.dropTree || old.kind != kNone
 	for name, ch := range old.children {
 		if cur := e.children[name]; cur != nil {
 			ix.merge(cur, ch)
@@ -284,6 +287,17 @@ func (ix *index) merge(e, old *entry) {
 		}
 		ch.parent = e
 		e.children[name] = ch
+		ch.holdPinsOnly()
+	}
+}
+
+// holdPinsOnly makes e and its children say nothing: OSS (through the
+// moved tree's own places) decides, and they only wait for their ops.
+func (e *entry) holdPinsOnly() {
+	e.kind, e.dropTree, e.fresh = kNone, false, false
+	e.hasAttrs, e.attrs, e.from, e.moves = false, metacache.Entry{}, nil, nil
+	for _, ch := range e.children {
+		ch.holdPinsOnly()
 	}
 }
 
