@@ -69,16 +69,7 @@ func (f *FS) keepDir(ctx context.Context, p string) error {
 // of the listing than it must: an entry of the index, or the first name of
 // OSS's listing that the index does not remove, answers.
 func (f *FS) dirEmpty(ctx context.Context, p string) (bool, error) {
-	for attempt := 0; ; attempt++ {
-		epoch := f.q.MoveEpoch()
-		empty, through, err := f.dirEmptyOnce(ctx, p)
-		if !through || f.q.MoveStable(epoch) || attempt >= maxMoveRetries {
-			return empty, err
-		}
-		// A pending move's source was read while a move ran: it may have
-		// carried the entries away between the lookup and the listing.
-		moveBackoff(attempt)
-	}
+	return throughMoves(f, func() (bool, bool, error) { return f.dirEmptyOnce(ctx, p) })
 }
 
 func (f *FS) dirEmptyOnce(ctx context.Context, p string) (empty, through bool, err error) {

@@ -285,11 +285,19 @@ func objectEntry(name string, o ossio.Object) metacache.Entry {
 // readdir lists directory p as the mount shows it, sorted by name: OSS's
 // listing (through the cache) with the index's entries of p laid over it.
 func (f *FS) readdir(ctx context.Context, p string) ([]metacache.Entry, error) {
+	return throughMoves(f, func() ([]metacache.Entry, bool, error) { return f.readdirOnce(ctx, p) })
+}
+
+// throughMoves runs once until its answer can be trusted: once reports
+// whether it read through a pending move's source, and if a move started
+// or ended meanwhile, the move may have carried the entries away between
+// the lookup and the listing, so it runs again.
+func throughMoves[T any](f *FS, once func() (T, bool, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
 		epoch := f.q.MoveEpoch()
-		entries, through, err := f.readdirOnce(ctx, p)
+		v, through, err := once()
 		if !through || f.q.MoveStable(epoch) || attempt >= maxMoveRetries {
-			return entries, err
+			return v, err
 		}
 		moveBackoff(attempt)
 	}
