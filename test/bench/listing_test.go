@@ -64,6 +64,13 @@ func BenchmarkListing(b *testing.B) {
 // key prefix ending in "/"), listingWorkers at a time.
 func putMany(b *testing.B, bucket *harness.Bucket, dir string) {
 	b.Helper()
+	putKeys(b, bucket, listingEntries, func(i int) string { return fmt.Sprintf("%sf%05d", dir, i) })
+}
+
+// putKeys writes n objects of listingSize bytes, object i at key(i),
+// listingWorkers at a time.
+func putKeys(b *testing.B, bucket *harness.Bucket, n int, key func(i int) string) {
+	b.Helper()
 	data := bytes.Repeat([]byte("x"), listingSize)
 	keys := make(chan string)
 	errs := make(chan error, listingWorkers)
@@ -82,8 +89,8 @@ func putMany(b *testing.B, bucket *harness.Bucket, dir string) {
 			}
 		}()
 	}
-	for i := 0; i < listingEntries; i++ {
-		keys <- fmt.Sprintf("%sf%05d", dir, i)
+	for i := 0; i < n; i++ {
+		keys <- key(i)
 	}
 	close(keys)
 	wg.Wait()

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,34 +87,10 @@ func BenchmarkWalk(b *testing.B) {
 // in directories spread over 256 "xx" parents as a registry's blobs are.
 func putTree(b *testing.B, bucket *harness.Bucket, prefix string, objects int) {
 	b.Helper()
-	data := bytes.Repeat([]byte("x"), 100)
-	keys := make(chan string)
-	errs := make(chan error, listingWorkers)
-	var wg sync.WaitGroup
-	for w := 0; w < listingWorkers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range keys {
-				if err := bucket.PutObject(k, bytes.NewReader(data)); err != nil {
-					errs <- fmt.Errorf("put %q: %w", k, err)
-					for range keys {
-					}
-					return
-				}
-			}
-		}()
-	}
-	for i := 0; i < objects; i++ {
+	putKeys(b, bucket, objects, func(i int) string {
 		d := i / 10
-		keys <- fmt.Sprintf("%sblobs/sha256/%02x/%064x/f%d", prefix, d%256, d, i%10)
-	}
-	close(keys)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
+		return fmt.Sprintf("%sblobs/sha256/%02x/%064x/f%d", prefix, d%256, d, i%10)
+	})
 }
 
 // du walks root as du does and counts its files and directories.
