@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
-
 	"github.com/ossmount/ossmount/ossio"
 	"github.com/ossmount/ossmount/ossio/ossserver"
 )
@@ -24,42 +22,25 @@ func TestMoveOutOfMovedDir(t *testing.T) {
 			t.Run(fmt.Sprint(delay, j), func(t *testing.T) {
 				f, closeFS := env.newFS(t, fmt.Sprintf("mo%d-%d/", i, j), t.TempDir(), delay, 0)
 				defer closeFS()
-				ctx := context.Background()
-				m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
-				must := func(err error) {
-					t.Helper()
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
-				for _, d := range [][2]string{{"", "d"}, {"d", "c"}, {"d/c", "e"}} {
-					_, err := f.mkdir(ctx, d[0], d[1], 0o755)
-					must(err)
-					m.dirs[joinPath(d[0], d[1])] = true
-				}
-				for _, p := range []string{"d/c/b", "d/c/e/x", "d/a"} {
-					dir, name := splitPath(p)
-					h, _, err := f.create(ctx, dir, name, 0, 0o644)
-					must(err)
-					h.Write(ctx, []byte(p), 0)
-					h.Flush(ctx)
-					h.Release(ctx)
-					m.files[p] = []byte(p)
-				}
+				s := newSeq(t, f)
+				s.mkdir("d")
+				s.mkdir("d/c")
+				s.mkdir("d/c/e")
+				s.write("d/c/b", 0o644)
+				s.write("d/c/e/x", 0o644)
+				s.write("d/a", 0o644)
 				if j%2 == 0 {
-					must(f.fsyncDir(ctx, ""))
+					s.sync()
 				}
-				checkTree(t, f, m)
-				must(f.rename(ctx, "d", "", "c", 0))
-				m.moveTree("d", "c")
-				checkTree(t, f, m)
-				must(f.rename(ctx, "c/c", "", "d", 0))
-				m.moveTree("c/c", "d")
-				checkTree(t, f, m)
+				s.check()
+				s.rename("d", "c")
+				s.check()
+				s.rename("c/c", "d")
+				s.check()
 				time.Sleep(time.Duration(j) * time.Millisecond)
-				checkTree(t, f, m)
-				must(f.fsyncDir(ctx, ""))
-				checkTree(t, f, m)
+				s.check()
+				s.sync()
+				s.check()
 			})
 		}
 	}
@@ -75,51 +56,25 @@ func TestMoveTwiceAfterBarrier(t *testing.T) {
 		t.Run(fmt.Sprint(j), func(t *testing.T) {
 			f, closeFS := env.newFS(t, fmt.Sprintf("mt%d/", j), t.TempDir(), time.Second, 0)
 			defer closeFS()
-			ctx := context.Background()
-			m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
-			must := func(err error) {
-				t.Helper()
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			mkdir := func(p string) {
-				t.Helper()
-				dir, name := splitPath(p)
-				_, err := f.mkdir(ctx, dir, name, 0o755)
-				must(err)
-				m.dirs[p] = true
-			}
-			write := func(p string) {
-				t.Helper()
-				dir, name := splitPath(p)
-				h, _, err := f.create(ctx, dir, name, 0, 0o644)
-				must(err)
-				h.Write(ctx, []byte(p), 0)
-				h.Flush(ctx)
-				h.Release(ctx)
-				m.files[p] = []byte(p)
-			}
-			mkdir("b")
-			mkdir("b/d")
-			write("b/d/b")
-			must(f.fsyncDir(ctx, ""))
-			write("b/c")
-			mkdir("b/a")
-			must(f.rename(ctx, "b/d", "b/a", "b", 0))
-			m.moveTree("b/d", "b/a/b")
-			mkdir("b/b")
+			s := newSeq(t, f)
+			s.mkdir("b")
+			s.mkdir("b/d")
+			s.write("b/d/b", 0o644)
+			s.sync()
+			s.write("b/c", 0o644)
+			s.mkdir("b/a")
+			s.rename("b/d", "b/a/b")
+			s.mkdir("b/b")
 			time.Sleep(time.Duration(j) * time.Millisecond)
-			must(f.fsyncDir(ctx, ""))
-			checkTree(t, f, m)
-			must(f.rename(ctx, "b/a", "b/b", "d", 0))
-			m.moveTree("b/a", "b/b/d")
+			s.sync()
+			s.check()
+			s.rename("b/a", "b/b/d")
 			for k := 0; k < 5; k++ {
-				checkTree(t, f, m)
+				s.check()
 				time.Sleep(time.Duration(j) * time.Millisecond)
 			}
-			must(f.fsyncDir(ctx, ""))
-			checkTree(t, f, m)
+			s.sync()
+			s.check()
 		})
 	}
 }
@@ -133,42 +88,20 @@ func TestMovedIntoRemadeDir(t *testing.T) {
 	env := newTestEnv(t)
 	f, closeFS := env.newFS(t, "mir/", t.TempDir(), time.Hour, 0)
 	defer closeFS()
-	ctx := context.Background()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	mkdir := func(p string) {
-		t.Helper()
-		dir, name := splitPath(p)
-		_, err := f.mkdir(ctx, dir, name, 0o755)
-		must(err)
-	}
-	mkdir("d")
-	mkdir("d/b")
-	must(f.fsyncDir(ctx, ""))
-	must(f.rename(ctx, "d", "", "e", 0))
-	mkdir("d") // fresh; its marker waits
-	mkdir("a")
-	h, _, err := f.create(ctx, "a", "x", 0, 0o601)
-	must(err)
-	h.Write(ctx, []byte("x"), 0)
-	h.Flush(ctx)
-	h.Release(ctx)
-	must(f.fsyncDir(ctx, "a"))
-	must(f.rename(ctx, "a", "d", "b", 0))
-	must(f.fsyncDir(ctx, "d/b"))
-	must(f.fsyncDir(ctx, "")) // d's marker
-	if _, err := f.readdir(ctx, "d/b"); err != nil {
-		t.Fatal(err)
-	}
-	e, err := f.stat(ctx, "d/b/x")
-	must(err)
-	if e.Mode&0o7777 != 0o601 {
-		t.Fatalf("d/b/x has mode %o, want 601", e.Mode&0o7777)
-	}
+	s := newSeq(t, f)
+	s.mkdir("d")
+	s.mkdir("d/b")
+	s.sync()
+	s.rename("d", "e")
+	s.mkdir("d") // fresh; its marker waits
+	s.mkdir("a")
+	s.write("a/x", 0o601)
+	s.must(f.fsyncDir(s.ctx, "a"))
+	s.rename("a", "d/b")
+	s.must(f.fsyncDir(s.ctx, "d/b"))
+	s.sync() // d's marker
+	s.listDir("d/b")
+	s.wantMode("d/b/x", 0o601)
 }
 
 // TestMoveDirWithPendingAttrs renames a directory whose attribute markers
@@ -182,57 +115,26 @@ func TestMoveDirWithPendingAttrs(t *testing.T) {
 		t.Run(fmt.Sprint(j), func(t *testing.T) {
 			f, closeFS := env.newFS(t, fmt.Sprintf("mpa%d/", j), t.TempDir(), 200*time.Millisecond, 0)
 			defer closeFS()
-			ctx := context.Background()
-			m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
-			must := func(err error) {
-				t.Helper()
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			mkdir := func(p string) {
-				t.Helper()
-				dir, name := splitPath(p)
-				_, err := f.mkdir(ctx, dir, name, 0o755)
-				must(err)
-				m.dirs[p] = true
-			}
-			write := func(p string) {
-				t.Helper()
-				dir, name := splitPath(p)
-				h, _, err := f.create(ctx, dir, name, 0, 0o644)
-				must(err)
-				h.Write(ctx, []byte(p), 0)
-				h.Flush(ctx)
-				h.Release(ctx)
-				m.files[p] = []byte(p)
-			}
-			chmod := func(p string, mode uint32) {
-				t.Helper()
-				_, err := f.setattr(ctx, p, nil, &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_MODE, Mode: mode}})
-				must(err)
-			}
-			mkdir("c")
-			mkdir("d")
-			mkdir("d/b")
-			mkdir("a")
-			write("a/a")
-			write("a/b")
-			must(f.fsyncDir(ctx, ""))
-			chmod("a", 0o630)
-			chmod("a", 0o663)
-			must(f.rename(ctx, "a", "d/b", "a", 0))
-			m.moveTree("a", "d/b/a")
-			mkdir("a")
-			chmod("a", 0o653)
-			must(f.rename(ctx, "a", "c", "d", 0))
-			m.moveTree("a", "c/d")
+			s := newSeq(t, f)
+			s.mkdir("c")
+			s.mkdir("d")
+			s.mkdir("d/b")
+			s.mkdir("a")
+			s.write("a/a", 0o644)
+			s.write("a/b", 0o644)
+			s.sync()
+			s.chmod("a", 0o630)
+			s.chmod("a", 0o663)
+			s.rename("a", "d/b/a")
+			s.mkdir("a")
+			s.chmod("a", 0o653)
+			s.rename("a", "c/d")
 			time.Sleep(time.Duration(j) * 20 * time.Millisecond)
-			must(f.fsyncDir(ctx, ""))
-			mkdir("a")
-			write("a/d")
+			s.sync()
+			s.mkdir("a")
+			s.write("a/d", 0o644)
 			for k := 0; k < 5; k++ {
-				checkTree(t, f, m)
+				s.check()
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
@@ -312,36 +214,54 @@ func TestRenameOverDirWithPendingRemoval(t *testing.T) {
 	env := &testEnv{srv: srv, client: client}
 	f, closeFS := env.newFS(t, "rop/", t.TempDir(), 0, 0)
 	defer closeFS()
-	ctx := context.Background()
-	m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
+	s := newSeq(t, f)
+	for _, d := range []string{"a", "a/d", "a/d/b", "c", "c/c"} {
+		s.mkdir(d)
+	}
+	s.write("a/d/b/x", 0o644)
+	s.write("c/c/b", 0o644)
+	s.sync()
+	time.Sleep(300 * time.Millisecond) // everything retires into the cache
+	s.unlink("c/c/b")                  // its delete takes a while
+	s.rename("a/d", "c/c")
+	s.check()
+	s.sync()
+	s.check()
+}
+
+// TestMoveOutOfDirMovedOverFreshDir renames a directory over an empty one
+// made here, then a file out of it, before either move ran: the file must
+// not come back in its old place (found by TestDifferential, seed
+// 1796410935765179759).
+func TestMoveOutOfDirMovedOverFreshDir(t *testing.T) {
+	env := newTestEnv(t)
+	for i, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, time.Hour} {
+		for j := 0; j < 6; j++ {
+			t.Run(fmt.Sprint(delay, j), func(t *testing.T) {
+				f, closeFS := env.newFS(t, fmt.Sprintf("mof%d-%d/", i, j), t.TempDir(), delay, 0)
+				defer closeFS()
+				s := newSeq(t, f)
+				s.mkdir("b")
+				s.mkdir("c")
+				s.mkdir("d")
+				s.write("c/a", 0o644)
+				s.mkdir("c/d")
+				s.write("c/d/a", 0o644)
+				if j%2 == 0 {
+					s.sync()
+				}
+				s.rename("c/d", "a")
+				s.write("c/d", 0o644)
+				s.mkdir("b/a")
+				s.rename("c", "b/a")
+				s.rename("b/a/d", "d/c")
+				s.check()
+				time.Sleep(time.Duration(j) * 3 * time.Millisecond)
+				s.check()
+				s.sync()
+				checkBucket(t, env.client, fmt.Sprintf("mof%d-%d/", i, j), s.m)
+				s.check()
+			})
 		}
 	}
-	for _, d := range []string{"a", "a/d", "a/d/b", "c", "c/c"} {
-		dir, name := splitPath(d)
-		_, err := f.mkdir(ctx, dir, name, 0o755)
-		must(err)
-		m.dirs[d] = true
-	}
-	for _, p := range []string{"a/d/b/x", "c/c/b"} {
-		dir, name := splitPath(p)
-		h, _, err := f.create(ctx, dir, name, 0, 0o644)
-		must(err)
-		h.Write(ctx, []byte(p), 0)
-		h.Flush(ctx)
-		h.Release(ctx)
-		m.files[p] = []byte(p)
-	}
-	must(f.fsyncDir(ctx, ""))
-	time.Sleep(300 * time.Millisecond) // everything retires into the cache
-	must(f.unlink(ctx, "c/c/b"))       // its delete takes a while
-	delete(m.files, "c/c/b")
-	must(f.rename(ctx, "a/d", "c", "c", 0))
-	m.moveTree("a/d", "c/c")
-	checkTree(t, f, m)
-	must(f.fsyncDir(ctx, ""))
-	checkTree(t, f, m)
 }

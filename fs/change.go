@@ -63,7 +63,7 @@ func (f *FS) commitLocked(c *change, view func()) error {
 		f.pinLocked(op)
 	}
 	for _, op := range c.dropped {
-		f.unpinLocked(op)
+		f.unpinLocked(op, false)
 	}
 	f.reapLocked()
 	return nil
@@ -92,10 +92,10 @@ func (f *FS) pinLocked(op *writeback.Op) {
 	}
 }
 
-// unpinLocked forgets an op that ran or was cancelled; entries nothing
-// else holds retire.
-func (f *FS) unpinLocked(op *writeback.Op) {
-	for _, e := range f.ix.unpin(op) {
+// unpinLocked forgets an op that ran or (ran false) was dropped before it
+// ran; entries nothing else holds retire.
+func (f *FS) unpinLocked(op *writeback.Op, ran bool) {
+	for _, e := range f.ix.unpin(op, ran) {
 		f.retireLocked(e)
 	}
 }
@@ -132,7 +132,7 @@ func (f *FS) applied(op *writeback.Op) {
 	case writeback.Put:
 		f.keepIfCleanLocked(op, f.opPath(op.Key))
 	}
-	f.unpinLocked(op)
+	f.unpinLocked(op, true)
 }
 
 // moveAt follows a directory move from src to dst, op seq, now carried
@@ -140,8 +140,10 @@ func (f *FS) applied(op *writeback.Op) {
 // key already names the place after the move), and where OSS held an
 // entry's bytes or entries under src, is under dst now.
 func (e *entry) moveAt(seq uint64, src, dst string) {
-	if rest, ok := cutPath(e.at, src); ok && e.at != "" && e.atSeq < seq {
-		e.at = dst + rest
+	for i, pl := range e.places {
+		if rest, ok := cutPath(pl.at, src); ok && pl.at != "" && pl.seq < seq {
+			e.places[i].at = dst + rest
+		}
 	}
 	for i, from := range e.from {
 		if rest, ok := cutPath(from, src); ok {
@@ -188,7 +190,7 @@ func (f *FS) retireLocked(e *entry) {
 		if fl := f.files[p]; e.kind == kFile && fl != nil && (fl.writers > 0 || fl.gen > fl.flushedGen) {
 			return // still being written: its next upload will hold it
 		}
-		at := e.at
+		at := e.at()
 		if at == "" {
 			r, _ := f.ix.resolve(p)
 			at = r.where

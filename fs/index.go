@@ -2,6 +2,7 @@ package fs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ossmount/ossmount/fs/writeback"
@@ -55,13 +56,29 @@ type entry struct {
 	// dropTree: the cache below this path describes something that is gone
 	// or moved; forget it when the entry retires.
 	dropTree bool
-	// at is where the latest op pinned here writes in OSS: an entry
-	// carried along by a directory move not yet run is still at its old
-	// path there, and retires into the cache at that path.
-	at      string
-	atSeq   uint64          // the op that set at: a move queued after it does not move it
+	// places are where the ops pinned here write in OSS, by Seq: the
+	// latest one not dropped is where the entry is there (an entry carried
+	// along by a directory move not yet run is still at its old path), and
+	// it retires into the cache at that path. An op replaced or cancelled
+	// before it ran wrote nothing: the entry is where the ops before it put it.
+	places  []place
 	markers []*writeback.Op // kDir: queued markers; an rmdir cancels them
 	made    *writeback.Op   // kDir: mkdir's own marker: until it runs, OSS has no marker
+}
+
+// place is where one op writes an entry in OSS.
+type place struct {
+	seq uint64
+	at  string
+}
+
+// at is where OSS holds the entry, as its ops left or will leave it; ""
+// when no op placed it.
+func (e *entry) at() string {
+	if len(e.places) == 0 {
+		return ""
+	}
+	return e.places[len(e.places)-1].at
 }
 
 type index struct {
@@ -145,20 +162,27 @@ func (ix *index) pin(op *writeback.Op, p string, creates bool) *entry {
 		}
 	}
 	e.ops = append(e.ops, op)
-	e.at, e.atSeq = p, op.Seq
+	i := len(e.places)
+	for i > 0 && e.places[i-1].seq > op.Seq {
+		i--
+	}
+	e.places = slices.Insert(e.places, i, place{op.Seq, p})
 	ix.pinned[op] = append(ix.pinned[op], e)
 	return e
 }
 
-// unpin forgets op (run or cancelled) and returns the entries it pinned.
-func (ix *index) unpin(op *writeback.Op) []*entry {
+// unpin forgets op, which ran or (ran false) was dropped before it ran,
+// and returns the entries it pinned.
+func (ix *index) unpin(op *writeback.Op, ran bool) []*entry {
 	es := ix.pinned[op]
 	delete(ix.pinned, op)
 	for _, e := range es {
-		for i, o := range e.ops {
-			if o == op {
-				e.ops = append(e.ops[:i], e.ops[i+1:]...)
-				break
+		e.ops = removeOp(e.ops, op)
+		if i := slices.IndexFunc(e.places, func(pl place) bool { return pl.seq == op.Seq }); i >= 0 {
+			if ran {
+				e.places = e.places[i:] // what ran before it is overtaken
+			} else {
+				e.places = slices.Delete(e.places, i, i+1)
 			}
 		}
 		e.markers = removeOp(e.markers, op)

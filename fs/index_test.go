@@ -19,37 +19,18 @@ func testIndexSequence(t *testing.T, delay time.Duration, size int64) {
 	env := newTestEnv(t)
 	f, closeFS := env.newFS(t, "seq/", t.TempDir(), delay, size)
 	defer closeFS()
-	ctx := context.Background()
-	m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err := f.mkdir(ctx, "", "b", 0o755)
-	must(err)
-	m.dirs["b"] = true
-	h, _, err := f.create(ctx, "b", "b", 0, 0o644)
-	must(err)
-	h.Write(ctx, []byte("3"), 0)
-	h.Flush(ctx)
-	h.Release(ctx)
-	m.files["b/b"] = []byte("3")
+	s := newSeq(t, f)
+	s.mkdir("b")
+	s.write("b/b", 0o644)
 	for i := 0; i < 5; i++ {
-		must(f.fsyncDir(ctx, ""))
+		s.sync()
 	}
-	checkTree(t, f, m)
-	f.mu.Lock()
-	t.Log(f.ix.dump())
-	f.mu.Unlock()
-	if err := f.rmdir(ctx, "b"); err == nil {
+	s.check()
+	if err := f.rmdir(s.ctx, "b"); err == nil {
 		t.Fatal("rmdir of a non-empty dir")
 	}
-	_, err = f.mkdir(ctx, "b", "a", 0o755)
-	must(err)
-	m.dirs["b/a"] = true
-	checkTree(t, f, m)
+	s.mkdir("b/a")
+	s.check()
 }
 
 func TestRestartKeepsDirs(t *testing.T) {
@@ -110,41 +91,20 @@ func TestDirUnderFreshDir(t *testing.T) {
 	env := newTestEnv(t)
 	f, closeFS := env.newFS(t, "ufd/", t.TempDir(), time.Hour, 0)
 	defer closeFS()
-	ctx := context.Background()
-	m := &model{files: map[string][]byte{}, dirs: map[string]bool{}}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	mkdir := func(dir, name string) {
-		t.Helper()
-		_, err := f.mkdir(ctx, dir, name, 0o755)
-		must(err)
-		m.dirs[joinPath(dir, name)] = true
-	}
-	mkdir("", "b")
-	h, _, err := f.create(ctx, "b", "a", 0, 0o644)
-	must(err)
-	h.Write(ctx, []byte("1"), 0)
-	h.Flush(ctx)
-	h.Release(ctx)
-	mkdir("", "d")
-	must(f.fsyncDir(ctx, ""))
-	mkdir("d", "c")
-	mkdir("d/c", "d")
-	must(f.rename(ctx, "b", "d/c/d", "b", 0))
-	delete(m.dirs, "b")
-	m.dirs["d/c/d/b"] = true
-	m.files["d/c/d/b/a"] = []byte("1")
-	must(f.fsyncDir(ctx, "d/c/d")) // the move and d/c/d's marker; not d/c's
-	checkTree(t, f, m)
-	must(f.rename(ctx, "d/c/d", "d/c", "e", 0))
-	m.moveTree("d/c/d", "d/c/e")
-	checkTree(t, f, m)
-	must(f.fsyncDir(ctx, ""))
-	checkTree(t, f, m)
+	s := newSeq(t, f)
+	s.mkdir("b")
+	s.write("b/a", 0o644)
+	s.mkdir("d")
+	s.sync()
+	s.mkdir("d/c")
+	s.mkdir("d/c/d")
+	s.rename("b", "d/c/d/b")
+	s.must(f.fsyncDir(s.ctx, "d/c/d")) // the move and d/c/d's marker; not d/c's
+	s.check()
+	s.rename("d/c/d", "d/c/e")
+	s.check()
+	s.sync()
+	s.check()
 }
 
 // A directory renamed twice before either move ran keeps what its files
@@ -156,31 +116,14 @@ func TestChainedDirMovesKeepAttrs(t *testing.T) {
 	env := newTestEnv(t)
 	f, closeFS := env.newFS(t, "cdm/", t.TempDir(), 0, 0)
 	defer closeFS()
-	ctx := context.Background()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range [][2]string{{"", "d"}, {"", "c"}, {"c", "d"}} {
-		_, err := f.mkdir(ctx, d[0], d[1], 0o755)
-		must(err)
-	}
-	h, _, err := f.create(ctx, "d", "b", 0, 0o601)
-	must(err)
-	h.Write(ctx, []byte("data"), 0)
-	h.Flush(ctx)
-	h.Release(ctx)
-	must(f.rename(ctx, "d", "c/d", "d", 0))
-	must(f.rename(ctx, "c/d", "", "d", 0))
-	must(f.fsyncDir(ctx, ""))
-	if _, err := f.readdir(ctx, "d/d"); err != nil {
-		t.Fatal(err)
-	}
-	e, err := f.stat(ctx, "d/d/b")
-	must(err)
-	if e.Mode&0o7777 != 0o601 {
-		t.Fatalf("d/d/b has mode %o after both moves ran, want 601", e.Mode&0o7777)
-	}
+	s := newSeq(t, f)
+	s.mkdir("d")
+	s.mkdir("c")
+	s.mkdir("c/d")
+	s.write("d/b", 0o601)
+	s.rename("d", "c/d/d")
+	s.rename("c/d", "d")
+	s.sync()
+	s.listDir("d/d")
+	s.wantMode("d/d/b", 0o601)
 }

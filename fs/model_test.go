@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"pgregory.net/rapid"
 
 	"github.com/ossmount/ossmount/metacache"
@@ -188,6 +189,9 @@ func readFile(t fataler, f *FS, p string) []byte {
 
 // checkTree compares every directory listing and file of f with m.
 func checkTree(t fataler, f *FS, m *model) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	ctx := context.Background()
 	dirs := []string{""}
 	for d := range m.dirs {
@@ -434,4 +438,98 @@ func TestModel(t *testing.T) {
 		note("fresh mount")
 		checkTree(check, fresh, m)
 	})
+}
+
+// seq drives a filesystem step by step and keeps its model in step: the
+// deterministic tests' shared vocabulary. Any error fails the test.
+type seq struct {
+	t   testing.TB
+	f   *FS
+	m   *model
+	ctx context.Context
+}
+
+func newSeq(t testing.TB, f *FS) *seq {
+	return &seq{t: t, f: f, m: &model{files: map[string][]byte{}, dirs: map[string]bool{}}, ctx: context.Background()}
+}
+
+func (s *seq) must(err error) {
+	s.t.Helper()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *seq) mkdir(p string) {
+	s.t.Helper()
+	dir, name := splitPath(p)
+	_, err := s.f.mkdir(s.ctx, dir, name, 0o755)
+	s.must(err)
+	s.m.dirs[p] = true
+}
+
+// write creates p (mode perm) holding its own path.
+func (s *seq) write(p string, perm uint32) {
+	s.t.Helper()
+	dir, name := splitPath(p)
+	h, _, err := s.f.create(s.ctx, dir, name, 0, perm)
+	s.must(err)
+	h.Write(s.ctx, []byte(p), 0)
+	h.Flush(s.ctx)
+	h.Release(s.ctx)
+	s.m.files[p] = []byte(p)
+}
+
+func (s *seq) chmod(p string, mode uint32) {
+	s.t.Helper()
+	_, err := s.f.setattr(s.ctx, p, nil, &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_MODE, Mode: mode}})
+	s.must(err)
+}
+
+// rename moves src to dst, over a file or an empty directory.
+func (s *seq) rename(src, dst string) {
+	s.t.Helper()
+	ddir, dname := splitPath(dst)
+	s.must(s.f.rename(s.ctx, src, ddir, dname, 0))
+	if b, ok := s.m.files[src]; ok {
+		delete(s.m.files, src)
+		s.m.files[dst] = b
+		return
+	}
+	delete(s.m.dirs, dst)
+	s.m.moveTree(src, dst)
+}
+
+func (s *seq) unlink(p string) {
+	s.t.Helper()
+	s.must(s.f.unlink(s.ctx, p))
+	delete(s.m.files, p)
+}
+
+// sync flushes every pending op of the tree.
+func (s *seq) sync() {
+	s.t.Helper()
+	s.must(s.f.fsyncDir(s.ctx, ""))
+}
+
+func (s *seq) check() {
+	s.t.Helper()
+	checkTree(s.t, s.f, s.m)
+}
+
+// wantMode fails unless p's permission bits are mode.
+func (s *seq) wantMode(p string, mode uint32) {
+	s.t.Helper()
+	e, err := s.f.stat(s.ctx, p)
+	s.must(err)
+	if e.Mode&0o7777 != mode {
+		s.t.Fatalf("%s has mode %o, want %o", p, e.Mode&0o7777, mode)
+	}
+}
+
+// listDir reads p's listing, as ls does before a stat.
+func (s *seq) listDir(p string) {
+	s.t.Helper()
+	_, err := s.f.readdir(s.ctx, p)
+	s.must(err)
 }
