@@ -130,7 +130,10 @@ func (f *FS) applied(op *writeback.Op) {
 		// a later rename may have moved them out of the moved directory.
 		f.ix.root.moveAt(op.Seq, src, dst)
 	case writeback.Put:
+		f.uploadedLocked(op)
 		f.keepIfCleanLocked(op, f.opPath(op.Key))
+	case writeback.Copy:
+		f.uploadedLocked(op)
 	}
 	f.unpinLocked(op, true)
 }
@@ -268,6 +271,39 @@ func (f *FS) dirAttrsLocked(p string, e *entry) metacache.Entry {
 		return c
 	}
 	return metacache.Entry{IsDir: true, Mtime: f.started}
+}
+
+// uploadedLocked learns the ETag of the object a Put or Copy left, and
+// queues a rewrite of its directory's attribute table if the file has
+// attributes of its own: the table's row for it names that object.
+func (f *FS) uploadedLocked(op *writeback.Op) {
+	es := f.ix.pinned[op]
+	if len(es) == 0 || op.ETag == "" {
+		return
+	}
+	e := es[0] // the file's entry, wherever renames have put it since
+	p := e.path()
+	var attrs metacache.Entry
+	switch fl := f.files[p]; {
+	case fl != nil:
+		latest := fl.put == op || fl.put == nil && (fl.uploading == op || op.Kind == writeback.Copy)
+		if !latest || fl.gen > fl.flushedGen || op.Kind == writeback.Copy && fl.etagGen != fl.gen {
+			return // OSS does not hold these bytes there yet
+		}
+		fl.etag, fl.etagGen = op.ETag, fl.gen
+		attrs = fl.entryLocked()
+	case e.hasAttrs && e.kind == kFile:
+		e.attrs.ETag = op.ETag
+		attrs = e.attrs
+	default:
+		return
+	}
+	if fl := f.files[p]; f.ownAttrs(attrs) || fl != nil && fl.attrsSet {
+		f.tableChangedLocked(p)
+		if fl != nil {
+			fl.attrsSet = false
+		}
+	}
 }
 
 // keepIfCleanLocked puts p's staged file on the clean list once OSS holds

@@ -67,6 +67,11 @@ func (f *FS) dropLocked(fl *file) {
 	f.unmarkCleanLocked(fl)
 	if f.files[fl.path] == fl {
 		delete(f.files, fl.path)
+		if e := f.ix.get(fl.path); e != nil && e.kind == kFile {
+			// Still held (a fresh directory above answers from the
+			// index): the entry says from now on what the file did.
+			e.attrs, e.hasAttrs = fl.entryLocked(), true
+		}
 	}
 	fl.unlinked = true
 	f.reap = append(f.reap, fl)

@@ -28,6 +28,10 @@ type file struct {
 	mode     uint32 // permission bits; 0 = mount default
 	uid, gid uint32
 	hasOwner bool
+	mtimeSet bool   // mtime was set by utimes
+	attrsSet bool   // chmod, chown or utimes since the last upload: its directory's table follows once it ran
+	etag     string // of the object OSS holds for generation etagGen
+	etagGen  uint64
 
 	gen        uint64 // bumped by every change to the bytes
 	flushedGen uint64 // gen when the last upload was queued
@@ -46,9 +50,19 @@ type file struct {
 
 func (fl *file) entryLocked() metacache.Entry {
 	return metacache.Entry{
-		Name: filepath.Base(fl.path), Size: fl.size, Mtime: fl.mtime,
+		Name: filepath.Base(fl.path), Size: fl.size, Mtime: fl.mtime, MtimeSet: fl.mtimeSet,
 		Mode: fl.mode, UID: fl.uid, GID: fl.gid, HasOwner: fl.hasOwner,
+		ETag: fl.etagLocked(),
 	}
+}
+
+// etagLocked is the ETag of the object that holds these bytes and
+// attributes in OSS, "" until one does.
+func (fl *file) etagLocked() string {
+	if fl.etagGen != fl.gen {
+		return ""
+	}
+	return fl.etag
 }
 
 // meta is the user metadata an upload carries, so that modes, owners and
@@ -61,6 +75,9 @@ func (fl *file) metaLocked() map[string]string {
 	if fl.hasOwner {
 		m["uid"] = strconv.FormatUint(uint64(fl.uid), 10)
 		m["gid"] = strconv.FormatUint(uint64(fl.gid), 10)
+	}
+	if fl.mtimeSet {
+		m["utime"] = "1"
 	}
 	return m
 }
@@ -111,7 +128,7 @@ func (f *FS) stage(ctx context.Context, p string, fetch, existed bool, e metacac
 			return nil, fmt.Errorf("fetch %q: %w", p, err)
 		}
 		fl.size = obj.Size
-		fl.mtime = e.Mtime
+		fl.mtime, fl.mtimeSet = e.Mtime, e.MtimeSet
 	}
 	return fl, nil
 }
@@ -263,7 +280,7 @@ func applyFileMeta(fl *file, meta map[string]string) {
 	applyMeta(&e, meta)
 	fl.mode, fl.uid, fl.gid, fl.hasOwner = e.Mode, e.UID, e.GID, e.HasOwner
 	if !e.Mtime.IsZero() {
-		fl.mtime = e.Mtime
+		fl.mtime, fl.mtimeSet = e.Mtime, e.MtimeSet
 	}
 }
 

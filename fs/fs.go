@@ -59,11 +59,12 @@ type FS struct {
 	started    time.Time // mtime of directories OSS gives none for
 
 	mu      sync.Mutex
-	files   map[string]*file // GUARDED_BY(mu): staged files by path
-	ix      *index           // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
-	walks   walks            // directories listed lately (walk.go)
-	refresh *revalidator     // listings refreshed in the background (revalidate.go)
-	evict   *evictor         // file names the kernel holds, to forget past a bound (evict.go)
+	files   map[string]*file         // GUARDED_BY(mu): staged files by path
+	tables  map[string]*writeback.Op // GUARDED_BY(mu): the latest attribute-table rewrite queued, by directory (attrtable.go)
+	ix      *index                   // GUARDED_BY(mu): local changes OSS does not show yet (index.go)
+	walks   walks                    // directories listed lately (walk.go)
+	refresh *revalidator             // listings refreshed in the background (revalidate.go)
+	evict   *evictor                 // file names the kernel holds, to forget past a bound (evict.go)
 	// clean lists staged files whose bytes OSS holds, most recently used
 	// first (see clean.go).
 	clean      list.List // GUARDED_BY(mu)
@@ -89,6 +90,7 @@ func New(opt Options) (*FS, error) {
 		cache:      opt.Cache,
 		stagingDir: path.Join(opt.CacheDir, "staging"),
 		files:      map[string]*file{},
+		tables:     map[string]*writeback.Op{},
 		ix:         newIndex(),
 		refresh:    newRevalidator(),
 		evict:      newEvictor(cmp.Or(opt.KernelFiles, maxKernelFiles)),
@@ -116,7 +118,11 @@ func New(opt Options) (*FS, error) {
 				f.applied(op)
 				return nil
 			}
-			if err := exec.Run(ctx, op); err != nil {
+			run := exec.Run
+			if op.Kind == writeback.Marker {
+				run = f.writeMarker
+			}
+			if err := run(ctx, op); err != nil {
 				return err
 			}
 			f.applied(op)

@@ -533,3 +533,9 @@ func (s *seq) listDir(p string) {
 	_, err := s.f.readdir(s.ctx, p)
 	s.must(err)
 }
+
+func (s *seq) setattr(p string, in *fuse.SetAttrIn) {
+	s.t.Helper()
+	_, err := s.f.setattr(s.ctx, p, nil, in)
+	s.must(err)
+}

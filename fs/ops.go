@@ -79,7 +79,7 @@ func (f *FS) openStaged(fl *file, write, trunc bool) (*handle, error) {
 			}
 			fl.size = 0
 			fl.gen++
-			fl.mtime = time.Now()
+			fl.mtime, fl.mtimeSet = time.Now(), false
 		}
 	}
 	return &handle{fsys: f, fl: fl, write: write}, nil
@@ -103,7 +103,7 @@ func (f *FS) wrote(fl *file, end int64) {
 	defer f.mu.Unlock()
 	fl.size = max(fl.size, end)
 	fl.gen++
-	fl.mtime = time.Now()
+	fl.mtime, fl.mtimeSet = time.Now(), false
 }
 
 func (f *FS) release(fl *file, write bool) {
@@ -346,7 +346,8 @@ func (f *FS) setattr(ctx context.Context, p string, fl *file, in *fuse.SetAttrIn
 	if fl != nil {
 		e := fl.entryLocked()
 		f.applyAttrs(&e, in)
-		fl.mode, fl.uid, fl.gid, fl.hasOwner, fl.mtime = e.Mode, e.UID, e.GID, e.HasOwner, e.Mtime
+		fl.mode, fl.uid, fl.gid, fl.hasOwner, fl.mtime, fl.mtimeSet = e.Mode, e.UID, e.GID, e.HasOwner, e.Mtime, e.MtimeSet
+		fl.attrsSet = true
 		fl.gen++ // the new attributes travel with the next upload
 		writers := fl.writers
 		f.mu.Unlock()
@@ -408,7 +409,7 @@ func (f *FS) applyAttrs(e *metacache.Entry, in *fuse.SetAttrIn) {
 		e.GID = gid
 	}
 	if mtime, ok := in.GetMTime(); ok {
-		e.Mtime = mtime
+		e.Mtime, e.MtimeSet = mtime, true
 	}
 }
 
@@ -428,7 +429,7 @@ func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error
 	f.mu.Lock()
 	fl.size = size
 	fl.gen++
-	fl.mtime = time.Now()
+	fl.mtime, fl.mtimeSet = time.Now(), false
 	f.mu.Unlock()
 	if opened {
 		_, err := f.commit(fl)
@@ -440,17 +441,20 @@ func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error
 // setDirAttrs keeps a directory's mode, owner and mtime in the x-oss-meta-*
 // of its marker, which is written for them even when the directory has entries.
 func (f *FS) setDirAttrs(p string, e metacache.Entry) error {
-	fl := &file{mode: e.Mode, uid: e.UID, gid: e.GID, hasOwner: e.HasOwner, mtime: e.Mtime}
-	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/", Meta: fl.metaLocked()}
+	op := &writeback.Op{Kind: writeback.Marker, Key: f.key(p) + "/", Meta: dirMeta(e)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.beginLocked()
 	c.Add(op, true, false)
-	return f.commitLocked(c, func() {
+	err := f.commitLocked(c, func() {
 		d := f.ix.ensure(p)
 		if d.kind != kDir {
 			d = f.ix.set(p, kDir)
 		}
 		d.attrs, d.hasAttrs = e, true
 	})
+	if err == nil {
+		f.tableChangedLocked(p) // its row in its parent's table
+	}
+	return err
 }

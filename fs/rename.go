@@ -176,7 +176,7 @@ func (f *FS) renameDir(src, dst string, se metacache.Entry, dstExists bool) erro
 		c.Commit()
 		return err
 	}
-	return f.commitLocked(c, func() {
+	err := f.commitLocked(c, func() {
 		moved := f.moveDirLocked(src, dst)
 		if !moved.hasAttrs { // its mode and owner go along
 			_, name := splitPath(dst)
@@ -184,6 +184,10 @@ func (f *FS) renameDir(src, dst string, se metacache.Entry, dstExists bool) erro
 			moved.attrs.Name = name
 		}
 	})
+	if err == nil && f.ownAttrs(se) {
+		f.tableChangedLocked(dst) // its row, under its new name
+	}
+	return err
 }
 
 // moveDirLocked moves directory src to dst in the index: the entries below

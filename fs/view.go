@@ -275,6 +275,7 @@ func applyMeta(e *metacache.Entry, meta map[string]string) {
 	}
 	if v, err := strconv.ParseInt(meta["mtime"], 10, 64); err == nil {
 		e.Mtime = time.Unix(0, v)
+		_, e.MtimeSet = meta["utime"]
 	}
 }
 
@@ -444,10 +445,12 @@ func (f *FS) fetchListing(ctx context.Context, p string) ([]metacache.Entry, err
 func (f *FS) listOSS(ctx context.Context, p string) ([]metacache.Entry, error) {
 	prefix := f.dirKey(p)
 	byName := map[string]metacache.Entry{}
+	var marker ossio.Object
 	err := f.client.List(ctx, prefix, "/", func(page ossio.Page) error {
 		for _, o := range page.Objects {
 			name := strings.TrimPrefix(o.Key, prefix)
-			if name == "" { // the directory's own marker
+			if name == "" { // the directory's own marker: its body is the attribute table
+				marker = o
 				continue
 			}
 			if !validRemoteName(name) {
@@ -479,6 +482,7 @@ func (f *FS) listOSS(ctx context.Context, p string) ([]metacache.Entry, error) {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	applyTable(f.readTable(ctx, marker.Key, marker.Size), entries)
 	return entries, nil
 }
 
@@ -500,7 +504,7 @@ func (f *FS) keepKnownAttrs(p string, entries []metacache.Entry) {
 		}
 		n.Mode, n.UID, n.GID, n.HasOwner = old.Mode, old.UID, old.GID, old.HasOwner
 		if !old.Mtime.IsZero() {
-			n.Mtime = old.Mtime
+			n.Mtime, n.MtimeSet = old.Mtime, old.MtimeSet
 		}
 	}
 }

@@ -65,6 +65,7 @@ func (f *FS) listTree(ctx context.Context, p string) ([]metacache.Entry, error) 
 	type openDir struct {
 		path    string
 		entries map[string]metacache.Entry
+		marker  ossio.Object // its own, whose body is its attribute table
 	}
 	open := []*openDir{{path: p, entries: map[string]metacache.Entry{}}}
 	var result []metacache.Entry
@@ -76,6 +77,7 @@ func (f *FS) listTree(ctx context.Context, p string) ([]metacache.Entry, error) 
 			entries = append(entries, e)
 		}
 		sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+		applyTable(f.readTable(ctx, d.marker.Key, d.marker.Size), entries)
 		if d.path == p {
 			result = entries
 		}
@@ -97,7 +99,8 @@ func (f *FS) listTree(ctx context.Context, p string) ([]metacache.Entry, error) 
 		for _, o := range page.Objects {
 			rel := strings.TrimPrefix(o.Key, prefix)
 			if rel == "" {
-				continue // p's own marker
+				open[0].marker = o // p's own
+				continue
 			}
 			parts := strings.Split(rel, "/")
 			name := parts[len(parts)-1] // "" for a marker "a/b/"
@@ -124,7 +127,8 @@ func (f *FS) listTree(ctx context.Context, p string) ([]metacache.Entry, error) 
 				open = append(open, &openDir{path: joinPath(top.path, child), entries: map[string]metacache.Entry{}})
 			}
 			if name == "" {
-				continue // a marker: its directory is open now
+				open[len(open)-1].marker = o // a marker: its directory is open now
+				continue
 			}
 			top := open[len(open)-1]
 			if e, dup := top.entries[name]; !dup || !e.IsDir {

@@ -16,6 +16,7 @@ type Entry struct {
 	Mode     uint32 // permission bits; 0 = unknown, use the mount default
 	UID, GID uint32
 	HasOwner bool
+	MtimeSet bool // Mtime was set by utimes, not by the last write
 	ETag     string
 }
 
@@ -55,7 +56,7 @@ func (s Status) String() string {
 //	byte    kind: recAttrs or recNegative
 //	varint  seen, Unix nanoseconds
 //	(recAttrs only:)
-//	byte    flags: flagDir | flagOwner | flagMtime
+//	byte    flags: flagDir | flagOwner | flagMtime | flagMtimeSet
 //	varint  size
 //	varint  mtime, Unix nanoseconds (present with flagMtime)
 //	uvarint mode
@@ -67,9 +68,10 @@ const (
 	recAttrs    = 1
 	recNegative = 2
 
-	flagDir   = 1 << 0
-	flagOwner = 1 << 1
-	flagMtime = 1 << 2
+	flagDir      = 1 << 0
+	flagOwner    = 1 << 1
+	flagMtime    = 1 << 2
+	flagMtimeSet = 1 << 3
 )
 
 // record is a decoded value.
@@ -98,6 +100,9 @@ func appendAttrs(b []byte, e *Entry, seen time.Time) []byte {
 	}
 	if !e.Mtime.IsZero() {
 		flags |= flagMtime
+	}
+	if e.MtimeSet {
+		flags |= flagMtimeSet
 	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, e.Size)
@@ -134,6 +139,7 @@ func decodeRecord(b []byte, name string) (record, error) {
 		flags := d.byte()
 		e.IsDir = flags&flagDir != 0
 		e.HasOwner = flags&flagOwner != 0
+		e.MtimeSet = flags&flagMtimeSet != 0
 		e.Size = d.varint()
 		if flags&flagMtime != 0 {
 			e.Mtime = time.Unix(0, d.varint())

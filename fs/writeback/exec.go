@@ -33,7 +33,7 @@ func (e *Executor) Run(ctx context.Context, op *Op) error {
 			return err
 		}
 		before, _ := os.Stat(op.Staging)
-		_, err := c.UploadFile(ctx, op.Key, op.Staging, ossio.UploadOptions{
+		obj, err := c.UploadFile(ctx, op.Key, op.Staging, ossio.UploadOptions{
 			Meta: op.Meta,
 			OnStart: func(id string) {
 				if err := e.Queue.RecordUploadID(op, id); err != nil {
@@ -48,6 +48,7 @@ func (e *Executor) Run(ctx context.Context, op *Op) error {
 				return fmt.Errorf("%w: %v", errChanged, err)
 			}
 		}
+		op.ETag = obj.ETag
 		if errors.Is(err, iofs.ErrNotExist) {
 			// The file was removed locally after this upload was queued; a
 			// later op deletes or replaces the key.
@@ -56,7 +57,8 @@ func (e *Executor) Run(ctx context.Context, op *Op) error {
 		}
 		return err
 	case Copy:
-		_, err := c.Copy(ctx, op.Src, op.Key, nil)
+		obj, err := c.Copy(ctx, op.Src, op.Key, nil)
+		op.ETag = obj.ETag
 		if ossio.IsNotFound(err) {
 			e.Logger.Error("copy source missing from the bucket; changed by another client?", "src", op.Src, "dst", op.Key)
 			return nil

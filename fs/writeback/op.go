@@ -44,6 +44,9 @@ type Op struct {
 	Replaces uint64            `json:"replaces,omitempty"` // this record supersedes op Replaces (a Put moved by a rename)
 	UploadID string            `json:"upload_id,omitempty"`
 
+	// ETag of the object a Put or Copy left, once it ran.
+	ETag string `json:"-"`
+
 	replayed  bool      // left by an earlier run, which may have started uploads it never recorded
 	notBefore time.Time // not run before this, unless urgent
 	held      bool      // the file is open for writing: wait for its close, unless urgent

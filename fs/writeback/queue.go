@@ -382,9 +382,16 @@ func (q *Queue) Wait(ctx context.Context, op *Op) error {
 	return q.await(ctx, []*Op{op})
 }
 
-// Drain makes every op urgent and waits until the queue is empty or ctx ends.
+// Drain makes every op urgent and waits until the queue is empty or ctx
+// ends, including ops that finishing ones queue (an attribute table's
+// rewrite follows the uploads it describes).
 func (q *Queue) Drain(ctx context.Context) error {
-	return q.await(ctx, q.Snapshot())
+	for ops := q.Snapshot(); len(ops) > 0; ops = q.Snapshot() {
+		if err := q.await(ctx, ops); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // await marks ops urgent and waits until each has finished. It fails fast
