@@ -53,7 +53,11 @@ func (f *FS) fillAttr(e metacache.Entry, out *fuse.Attr) {
 			mode = 0o777 &^ f.opt.Umask
 		}
 		out.Mode = syscall.S_IFDIR | mode
-		out.Nlink = 2
+		// 1 says "not counted" (as btrfs does): find and fts then never
+		// skip a directory's entries on the guess that a link count of 2
+		// means no subdirectories, which would be wrong here; counting
+		// them would cost a listing per getattr.
+		out.Nlink = 1
 		out.Size = 4096
 	} else {
 		if !explicit {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -243,5 +245,46 @@ func TestKernelForgetsFilesPastTheBound(t *testing.T) {
 	data, err := os.ReadFile(e.m.Path("f0000"))
 	if err != nil || string(data) != "x" {
 		t.Fatalf("a forgotten file reads %q, %v", data, err)
+	}
+}
+
+// TestDirLinkCountAndFind: a directory's link count is 1 ("not counted"),
+// never a guess that find(1) could take to mean "no subdirectories", and
+// find sees every file of a nested tree.
+func TestDirLinkCountAndFind(t *testing.T) {
+	e := newEnv(t)
+	var want []string
+	for _, d := range []string{"a/b/c", "a/d", "e"} {
+		if err := os.MkdirAll(e.m.Path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(d, "f")
+		if err := os.WriteFile(e.m.Path(p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p)
+	}
+	for _, d := range []string{"", "a", "a/b", "a/b/c"} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(e.m.Path(d), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Nlink != 1 {
+			t.Errorf("directory %q has link count %d, want 1", d, st.Nlink)
+		}
+	}
+	out, err := exec.Command("find", e.m.Dir, "-type", "f").Output()
+	if err != nil {
+		t.Fatalf("find: %v", err)
+	}
+	var got []string
+	for _, l := range strings.Fields(string(out)) {
+		rel, _ := filepath.Rel(e.m.Dir, l)
+		got = append(got, rel)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("find -type f found %v, want %v", got, want)
 	}
 }
