@@ -128,7 +128,7 @@ func (f *FS) writeMarker(ctx context.Context, op *writeback.Op) error {
 	}
 	f.mu.Unlock()
 	body, meta, err := f.markerContent(ctx, p)
-	f.log.Debug("marker", "key", op.Key, "body", string(body), "err", err)
+	f.log.Debug("directory marker", "key", op.Key, "dir", p, "table", string(body), "err", err)
 	if err != nil {
 		body, meta = nil, op.Meta
 	}
@@ -186,7 +186,9 @@ func (f *FS) tableChangedLocked(p string) {
 		return // the whole bucket is mounted: its root has no marker
 	}
 	if op := f.tables[dir]; op != nil && f.q.Pending(op) {
-		return
+		if es := f.ix.pinned[op]; len(es) > 0 && es[0].path() == dir {
+			return // (not if the directory it was queued for was renamed since)
+		}
 	}
 	c := f.beginLocked()
 	op := &writeback.Op{Kind: writeback.Marker, Key: f.dirKey(dir), Meta: map[string]string{}}

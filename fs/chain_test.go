@@ -265,3 +265,35 @@ func TestMoveOutOfDirMovedOverFreshDir(t *testing.T) {
 		}
 	}
 }
+
+// TestTableWrittenThroughPendingMove writes a directory's attribute table
+// while a rename of the directory waits to run: the table, read through
+// the move's source, must still hold the file's row (found by
+// TestDifferential: that listing showed the defaults, the row was lost,
+// and a cold ls -l showed 644 for a 600 file).
+func TestTableWrittenThroughPendingMove(t *testing.T) {
+	env := newTestEnv(t)
+	for j := 0; j < 10; j++ {
+		t.Run(fmt.Sprint(j), func(t *testing.T) {
+			prefix := fmt.Sprintf("tpm%d/", j)
+			f, closeFS := env.newFS(t, prefix, t.TempDir(), time.Hour, 0)
+			s := newSeq(t, f)
+			s.mkdir("d")
+			s.sync() // d's marker: d is not fresh any more
+			s.write("d/x", 0o600)
+			s.must(f.fsyncDir(s.ctx, "d"))                  // the upload; it queues d's table
+			time.Sleep(time.Duration(j) * time.Millisecond) // x retires into the cache
+			s.rename("d", "e")
+			s.sync() // the table, read through the move's source, then the move
+			f.Flush(s.ctx)
+			closeFS()
+			g, closeG := env.newFS(t, prefix, t.TempDir(), time.Hour, 0)
+			defer closeG()
+			entries, err := g.readdir(s.ctx, "e")
+			s.must(err)
+			if len(entries) != 1 || entries[0].Mode&0o7777 != 0o600 {
+				t.Fatalf("a cold listing of e shows %+v; want x with mode 600", entries)
+			}
+		})
+	}
+}

@@ -129,6 +129,7 @@ func (f *FS) stage(ctx context.Context, p string, fetch, existed bool, e metacac
 		}
 		fl.size = obj.Size
 		fl.mtime, fl.mtimeSet = e.Mtime, e.MtimeSet
+		fl.etag = obj.ETag // of generation 0: these bytes
 	}
 	return fl, nil
 }

@@ -405,7 +405,13 @@ func (f *FS) remoteListing(ctx context.Context, p string, cached, walking bool) 
 		return nil, nil
 	}
 	if !cached {
-		return f.listOSS(ctx, p)
+		// Read through a pending move's source: the cache still knows its
+		// entries' attributes there.
+		entries, err := f.listOSS(ctx, p)
+		if err == nil {
+			f.keepKnownAttrs(p, entries)
+		}
+		return entries, err
 	}
 	entries, st := f.cache.Listing(p)
 	switch {
