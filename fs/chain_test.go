@@ -297,3 +297,47 @@ func TestTableWrittenThroughPendingMove(t *testing.T) {
 		})
 	}
 }
+
+// TestMovedDirKeepsSubdirModeOverFreshDir renames a directory holding a
+// chmod'ed subdirectory over an empty directory made here: the
+// subdirectory keeps its mode while the move waits and after it ran
+// (found by TestDifferential: the new directory's marker wiped what the
+// cache knew of the moved one's source; and with an upload pending in
+// the subdirectory, its mode was looked up under its new name, where the
+// cache knows nothing until the move runs).
+func TestMovedDirKeepsSubdirModeOverFreshDir(t *testing.T) {
+	env := newTestEnv(t)
+	for i, delay := range []time.Duration{0, 5 * time.Millisecond, time.Second, time.Hour} {
+		for j := 0; j < 4; j++ {
+			t.Run(fmt.Sprint(delay, j), func(t *testing.T) {
+				f, closeFS := env.newFS(t, fmt.Sprintf("msm%d-%d/", i, j), t.TempDir(), delay, 0)
+				defer closeFS()
+				s := newSeq(t, f)
+				s.mkdir("c")
+				s.mkdir("d")
+				s.chmod("d", 0o661)
+				s.mkdir("d/d")
+				s.write("d/d/b", 0o644)
+				s.mkdir("c/d")
+				s.write("c/d/a", 0o644)
+				s.chmod("c/d", 0o634)
+				s.chmod("c/d", 0o674)
+				if j%2 == 1 {
+					s.sync()
+				}
+				s.rename("c/d", "d/d/a")
+				s.must(f.fsyncDir(s.ctx, "d"))
+				time.Sleep(time.Duration(j) * 5 * time.Millisecond)
+				if i%2 == 1 {
+					s.write("d/d/a/x", 0o644) // its upload pins d/d/a: an index entry with no attributes of its own
+				}
+				s.mkdir("a")
+				s.rename("d/d", "a")
+				s.wantMode("a/a", 0o674)
+				s.check()
+				s.sync()
+				s.wantMode("a/a", 0o674)
+			})
+		}
+	}
+}

@@ -215,10 +215,13 @@ func (f *FS) unfreshLocked(e *entry) {
 	p := r.where
 	// What the cache held below p before it was made here is forgotten,
 	// but for its entries' own subtrees: a directory moved into it, or
-	// made in it and whose marker ran, may have learned there already.
+	// made in it and whose marker ran, may have learned there already,
+	// and one renamed away since is still there in OSS until its move
+	// runs, which carries that knowledge along (a gone entry drops what
+	// is left when it retires).
 	var keep []string
 	for name, ch := range e.children {
-		if ch.kind == kDir || ch.kind == kFile {
+		if ch.kind != kNone {
 			keep = append(keep, name)
 		}
 	}

@@ -69,7 +69,7 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 		r, err := f.ix.resolve(p)
 		var local *metacache.Entry
 		if err == nil && r.e != nil {
-			local, err = f.localLocked(p, r.e)
+			local, err = f.localLocked(r.where, r.e)
 		}
 		cands := r.candidates()
 		f.mu.Unlock()
@@ -93,14 +93,16 @@ func (f *FS) stat(ctx context.Context, p string) (metacache.Entry, error) {
 	}
 }
 
-// localLocked is what the index entry e says of p when that is enough:
-// nil when OSS must be asked.
-func (f *FS) localLocked(p string, e *entry) (*metacache.Entry, error) {
+// localLocked is what the index entry e says of its path when that is
+// enough: nil when OSS must be asked. where is where OSS holds it (and the
+// cache knows it), which a pending move of a directory above it has not
+// changed yet.
+func (f *FS) localLocked(where string, e *entry) (*metacache.Entry, error) {
 	switch e.kind {
 	case kGone:
 		return nil, errNotExist
 	case kDir:
-		a := f.dirAttrsLocked(p, e)
+		a := f.dirAttrsLocked(where, e)
 		return &a, nil
 	case kFile:
 		if e.hasAttrs {
@@ -109,6 +111,15 @@ func (f *FS) localLocked(p string, e *entry) (*metacache.Entry, error) {
 		}
 	}
 	return nil, nil
+}
+
+// childWhere is where OSS holds entry ch, named name, of a directory it
+// holds at where: as resolve finds it.
+func childWhere(where, name string, ch *entry) string {
+	if ch.kind == kDir && len(ch.from) > 0 {
+		return ch.from[0]
+	}
+	return joinPath(where, name)
 }
 
 // remoteFirst stats the first of cands (where OSS may hold p) that OSS
@@ -121,8 +132,8 @@ func (f *FS) remoteFirst(ctx context.Context, p string, cands []string) (metacac
 		var e metacache.Entry
 		if c == p {
 			e, err = f.remoteStat(ctx, c)
-		} else {
-			e, err = f.fetchEntry(ctx, c)
+		} else if e, err = f.fetchEntry(ctx, c); err == nil {
+			f.keepKnown(c, &e) // a directory's mode, say, is known there
 		}
 		if !errors.Is(err, errNotExist) {
 			return e, err
@@ -339,7 +350,7 @@ func (f *FS) readdirOnce(ctx context.Context, p string) (out []metacache.Entry, 
 			if fl := f.stagedLocked(cp); fl != nil && ch.kind == kFile {
 				a := fl.entryLocked()
 				lc.attrs = &a
-			} else if a, _ := f.localLocked(cp, ch); a != nil {
+			} else if a, _ := f.localLocked(childWhere(r.where, name, ch), ch); a != nil {
 				lc.attrs = a
 			} else if ch.kind == kFile {
 				cr := resolved{e: ch, where: joinPath(r.where, name), none: r.none}
@@ -500,17 +511,21 @@ func (f *FS) listOSS(ctx context.Context, p string) ([]metacache.Entry, error) {
 // are known); a directory always.
 func (f *FS) keepKnownAttrs(p string, entries []metacache.Entry) {
 	for i := range entries {
-		n := &entries[i]
-		old, st := f.cache.Lookup(joinPath(p, n.Name))
-		if st != metacache.Fresh && st != metacache.Stale || old.IsDir != n.IsDir {
-			continue
-		}
-		if !n.IsDir && (old.Size != n.Size || old.ETag != "" && n.ETag != "" && old.ETag != n.ETag) {
-			continue
-		}
-		n.Mode, n.UID, n.GID, n.HasOwner = old.Mode, old.UID, old.GID, old.HasOwner
-		if !old.Mtime.IsZero() {
-			n.Mtime, n.MtimeSet = old.Mtime, old.MtimeSet
-		}
+		f.keepKnown(joinPath(p, entries[i].Name), &entries[i])
+	}
+}
+
+// keepKnown is keepKnownAttrs for the entry n OSS shows at p.
+func (f *FS) keepKnown(p string, n *metacache.Entry) {
+	old, st := f.cache.Lookup(p)
+	if st != metacache.Fresh && st != metacache.Stale || old.IsDir != n.IsDir {
+		return
+	}
+	if !n.IsDir && (old.Size != n.Size || old.ETag != "" && n.ETag != "" && old.ETag != n.ETag) {
+		return
+	}
+	n.Mode, n.UID, n.GID, n.HasOwner = old.Mode, old.UID, old.GID, old.HasOwner
+	if !old.Mtime.IsZero() {
+		n.Mtime, n.MtimeSet = old.Mtime, old.MtimeSet
 	}
 }
