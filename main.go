@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -264,6 +265,13 @@ func serveMetrics(addr string, client *ossio.Client, fsys *fs.FS, log *slog.Logg
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Go's profiler, for finding where a slow workload spends its time
+	// (go tool pprof http://ADDR/debug/pprof/profile); as private as the
+	// metrics address.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	go func() {
 		if err := http.Serve(ln, mux); err != nil {
 			log.Error("metrics server", "err", err)
@@ -441,7 +449,7 @@ func parseMountConfig(args []string, getenv func(string) string, stderr io.Write
 	fl.StringSliceVarP(&opts, "options", "o", nil, "mount options: ro, allow_other, uid=N, gid=N, umask=NNN, and any long flag as name=value")
 	fl.BoolVarP(&c.foreground, "foreground", "f", false, "stay in the foreground; SIGTERM/SIGINT upload pending changes, then unmount")
 	fl.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100)")
+	fl.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics and Go profiles at /debug/pprof/ (e.g. 127.0.0.1:9100)")
 	fl.DurationVar(&c.statTTL, "stat-ttl", time.Minute, "how long attributes and listings from OSS are trusted (content-addressed blobs: forever)")
 	fl.DurationVar(&c.negativeTTL, "negative-ttl", 5*time.Second, "how long a path missing in OSS is trusted to stay missing")
 	fl.DurationVar(&c.uploadDelay, "upload-delay", time.Second, "how long a closed file waits before its upload starts")

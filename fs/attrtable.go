@@ -175,6 +175,19 @@ func applyTable(rows map[string]tableRow, entries []metacache.Entry) {
 	}
 }
 
+// rowGone notes that what was at p, with attributes e, is gone from there:
+// a row its directory's table holds for it must go too, or a directory
+// (whose row names no ETag), or a file with the same bytes, made there
+// later would take it for its own.
+func (f *FS) rowGone(p string, e metacache.Entry) {
+	if !f.ownAttrs(e) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tableChangedLocked(p)
+}
+
 // tableChangedLocked queues a rewrite of the table of p's directory: one
 // pending rewrite per directory covers every change until it starts.
 func (f *FS) tableChangedLocked(p string) {

@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,61 @@ func TestColdListingCarriesAttrs(t *testing.T) {
 			t.Logf("cold listings of 2 directories: %d LIST, %d GET, %d HEAD", lists, gets, heads)
 			if gets != 1 || heads != 0 {
 				t.Errorf("cold listings cost %d GETs and %d HEADs; want 1 GET (d's table) and no HEAD", gets, heads)
+			}
+		})
+	}
+}
+
+// TestTableRowsDoNotOutliveTheirEntries: what a table says of a name stops
+// holding once the entry it described changed or went, even where the
+// ETag it names is still right (found by TestDifferential).
+func TestTableRowsDoNotOutliveTheirEntries(t *testing.T) {
+	env := newTestEnv(t)
+	old := time.Unix(1_600_000_233, 0)
+	utimes := &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_MTIME, Mtime: uint64(old.Unix())}}
+	for _, tc := range []struct {
+		name   string
+		change func(s *seq) // on d/x, a file whose mtime utimes set, and d/y, a directory chmod'ed 617
+	}{
+		{"truncate to the same size", func(s *seq) {
+			s.setattr("d/x", &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_SIZE, Size: uint64(len("d/x"))}})
+			s.rename("d/y", "y2")
+		}},
+		{"remove and make again", func(s *seq) {
+			s.unlink("d/x")
+			s.write("d/x", 0o644) // the same bytes: the same ETag
+			s.must(s.f.rmdir(s.ctx, "d/y"))
+			delete(s.m.dirs, "d/y")
+			s.mkdir("d/y")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := "trg-" + strings.ReplaceAll(tc.name, " ", "-") + "/"
+			f, closeFS := env.newFS(t, prefix, t.TempDir(), 0, 0)
+			s := newSeq(t, f)
+			s.mkdir("d")
+			s.write("d/x", 0o644)
+			s.setattr("d/x", utimes)
+			s.mkdir("d/y")
+			s.chmod("d/y", 0o617)
+			s.sync()
+			time.Sleep(20 * time.Millisecond) // the table's rewrite after the upload
+			s.must(f.Flush(s.ctx))
+			tc.change(s)
+			s.must(f.Flush(s.ctx))
+			closeFS()
+
+			g, closeG := env.newFS(t, prefix, t.TempDir(), 0, 0)
+			defer closeG()
+			entries, err := g.readdir(s.ctx, "d")
+			s.must(err)
+			for _, e := range entries {
+				if e.MtimeSet || e.Mtime.Equal(old) {
+					t.Errorf("d/%s: a cold listing shows the mtime utimes gave what was there before", e.Name)
+				}
+				if e.IsDir && e.Mode&0o7777 == 0o617 {
+					t.Errorf("d/%s: a cold listing shows the mode chmod gave what was there before", e.Name)
+				}
 			}
 		})
 	}

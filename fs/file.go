@@ -56,6 +56,17 @@ func (fl *file) entryLocked() metacache.Entry {
 	}
 }
 
+// touchLocked records a change of the bytes now: the mtime is the time of
+// the write again, and a utimes mtime listed in the directory's attribute
+// table no longer holds (the table's row names the ETag, which a write
+// that leaves the bytes as they were does not change).
+func (fl *file) touchLocked() {
+	if fl.mtimeSet {
+		fl.attrsSet = true
+	}
+	fl.mtime, fl.mtimeSet = time.Now(), false
+}
+
 // etagLocked is the ETag of the object that holds these bytes and
 // attributes in OSS, "" until one does.
 func (fl *file) etagLocked() string {

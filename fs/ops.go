@@ -79,7 +79,7 @@ func (f *FS) openStaged(fl *file, write, trunc bool) (*handle, error) {
 			}
 			fl.size = 0
 			fl.gen++
-			fl.mtime, fl.mtimeSet = time.Now(), false
+			fl.touchLocked()
 		}
 	}
 	return &handle{fsys: f, fl: fl, write: write}, nil
@@ -103,7 +103,7 @@ func (f *FS) wrote(fl *file, end int64) {
 	defer f.mu.Unlock()
 	fl.size = max(fl.size, end)
 	fl.gen++
-	fl.mtime, fl.mtimeSet = time.Now(), false
+	fl.touchLocked()
 }
 
 func (f *FS) release(fl *file, write bool) {
@@ -258,6 +258,7 @@ func (f *FS) unlink(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
+	f.rowGone(p, e)
 	dir, _ := splitPath(p)
 	return f.keepDir(ctx, dir)
 }
@@ -280,7 +281,8 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 	if f.opt.ReadOnly {
 		return errReadOnly
 	}
-	if e, err := f.stat(ctx, p); err != nil {
+	e, err := f.stat(ctx, p)
+	if err != nil {
 		return err
 	} else if !e.IsDir {
 		return errNotDir
@@ -295,6 +297,7 @@ func (f *FS) rmdir(ctx context.Context, p string) error {
 	if err := f.removeDir(p); err != nil {
 		return err
 	}
+	f.rowGone(p, e)
 	dir, _ := splitPath(p)
 	return f.keepDir(ctx, dir)
 }
@@ -429,7 +432,7 @@ func (f *FS) truncate(ctx context.Context, p string, fl *file, size int64) error
 	f.mu.Lock()
 	fl.size = size
 	fl.gen++
-	fl.mtime, fl.mtimeSet = time.Now(), false
+	fl.touchLocked()
 	f.mu.Unlock()
 	if opened {
 		_, err := f.commit(fl)

@@ -60,6 +60,8 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 		if err := f.renameDir(src, dst, se, dstExists); err != nil {
 			return err
 		}
+		f.rowGone(src, se)
+		f.rowGone(dst, de)
 		return f.keepDir(ctx, srcDir)
 	}
 	if dstExists && de.IsDir {
@@ -68,6 +70,8 @@ func (f *FS) rename(ctx context.Context, src, dstDir, dstName string, flags uint
 	if err := f.renameFile(src, dst, se, dstExists); err != nil {
 		return err
 	}
+	f.rowGone(src, se)
+	f.rowGone(dst, de)
 	return f.keepDir(ctx, srcDir)
 }
 
