@@ -88,7 +88,10 @@ func (f *FS) reapLocked() {
 			keep = append(keep, fl)
 			continue
 		}
-		fl.fd.Close()
+		if fl.fd != nil {
+			fl.fd.Close()
+			fl.fd = nil
+		}
 		os.Remove(fl.staging)
 	}
 	clear(f.reap[len(keep):])

@@ -17,12 +17,15 @@ import (
 )
 
 // file is a file whose bytes are staged locally: being written, or written
-// and not yet dropped after its upload. Every field is GUARDED_BY(FS.mu);
-// fd is set once and safe for concurrent ReadAt/WriteAt.
+// and not yet dropped after its upload. Every field is GUARDED_BY(FS.mu).
+// fd is open only while handles > 0 (thousands of files may wait for their
+// upload or stay as clean copies, and each open descriptor counts against
+// the process's limit); while it is open it does not change, and is safe
+// for concurrent ReadAt/WriteAt.
 type file struct {
 	path     string
 	staging  string   // path of the staging file
-	fd       *os.File // the staging file, open read-write
+	fd       *os.File // the staging file, open read-write while handles > 0
 	size     int64
 	mtime    time.Time
 	mode     uint32 // permission bits; 0 = mount default
@@ -166,6 +169,37 @@ func (f *FS) fromOSS(p string, get func(key string) error) error {
 	return err
 }
 
+// closeIdle gives back a use of fl's descriptor (when used) and closes it
+// if nothing uses it any more.
+func (f *FS) closeIdle(fl *file, used bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if used {
+		fl.handles--
+	}
+	f.closeIdleLocked(fl)
+}
+
+func (f *FS) closeIdleLocked(fl *file) {
+	if fl.handles == 0 && fl.fd != nil {
+		fl.fd.Close()
+		fl.fd = nil
+	}
+}
+
+// reopenLocked opens fl's descriptor for a new handle.
+func (f *FS) reopenLocked(fl *file) error {
+	if fl.fd != nil {
+		return nil
+	}
+	fd, err := os.OpenFile(fl.staging, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("reopen staging file of %q: %w", fl.path, err)
+	}
+	fl.fd = fd
+	return nil
+}
+
 // install puts a freshly staged file in place, unless another caller
 // staged p meanwhile; it returns the file in place.
 func (f *FS) installLocked(fl *file) *file {
@@ -182,13 +216,22 @@ func (f *FS) installLocked(fl *file) *file {
 // upload: what close and fsync promise. It returns the upload op.
 func (f *FS) commit(fl *file) (*writeback.Op, error) {
 	f.mu.Lock()
-	gen, flushed, put := fl.gen, fl.flushedGen, fl.put
+	gen, flushed, put, fd := fl.gen, fl.flushedGen, fl.put, fl.fd
+	if fd != nil {
+		fl.handles++ // keeps fd open through the sync
+	}
 	f.mu.Unlock()
 	if gen <= flushed {
+		f.closeIdle(fl, fd != nil)
 		return put, nil // nothing written since the last commit (an fsync before close)
 	}
-	if err := fl.fd.Sync(); err != nil {
-		return nil, fmt.Errorf("sync staging file of %q: %w", fl.path, err)
+	if fd != nil {
+		// (Closed, it was synced when its last handle committed it.)
+		err := fd.Sync()
+		f.closeIdle(fl, true)
+		if err != nil {
+			return nil, fmt.Errorf("sync staging file of %q: %w", fl.path, err)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -254,26 +297,18 @@ func (f *FS) restore(ops []*writeback.Op) {
 		if !ok {
 			continue
 		}
-		fd, err := os.OpenFile(op.Staging, os.O_RDWR, 0)
+		st, err := os.Stat(op.Staging)
 		if err != nil {
 			f.log.Error("staging file of a journaled upload is missing", "key", op.Key, "err", err)
 			continue
 		}
-		st, err := fd.Stat()
-		if err != nil {
-			fd.Close()
-			continue
-		}
-		fl := &file{path: p, staging: op.Staging, fd: fd, size: st.Size(), mtime: st.ModTime(), put: op,
+		fl := &file{path: p, staging: op.Staging, size: st.Size(), mtime: st.ModTime(), put: op,
 			remote: op.Key} // an older version may be there: a rename must delete it
 		applyFileMeta(fl, op.Meta)
 		if key != op.Key {
 			// A pending directory move carries the upload to p, as when a
 			// directory is renamed during an upload (see renameDir).
 			fl.put, fl.remote = nil, key
-		}
-		if old := f.files[p]; old != nil {
-			old.fd.Close()
 		}
 		f.files[p] = fl
 	}

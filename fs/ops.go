@@ -61,6 +61,9 @@ func (f *FS) openStaged(fl *file, write, trunc bool) (*handle, error) {
 	if fl.unlinked {
 		return nil, nil
 	}
+	if err := f.reopenLocked(fl); err != nil {
+		return nil, err
+	}
 	fl.handles++
 	if write {
 		f.unmarkCleanLocked(fl) // it may change now
@@ -75,6 +78,7 @@ func (f *FS) openStaged(fl *file, write, trunc bool) (*handle, error) {
 			if err := fl.fd.Truncate(0); err != nil {
 				fl.handles--
 				fl.writers--
+				f.closeIdleLocked(fl)
 				return nil, err
 			}
 			fl.size = 0
@@ -108,7 +112,7 @@ func (f *FS) wrote(fl *file, end int64) {
 
 func (f *FS) release(fl *file, write bool) {
 	f.mu.Lock()
-	fl.handles--
+	// (The handle counts until it is committed: that keeps fd open.)
 	// The kernel sends release after close(2) has returned, so a chmod or
 	// utimes may have come in between while this handle still counted as
 	// a writer: what it changed is committed now.
@@ -124,13 +128,17 @@ func (f *FS) release(fl *file, write bool) {
 			}
 		}
 	}
-	f.reapLocked()
 	f.mu.Unlock()
 	if changed {
 		if _, err := f.commit(fl); err != nil {
 			f.log.Warn("commit after the last close", "path", fl.path, "err", err)
 		}
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl.handles--
+	f.closeIdleLocked(fl)
+	f.reapLocked()
 }
 
 func (f *FS) create(ctx context.Context, dir, name string, flags int, mode uint32) (*handle, metacache.Entry, error) {
