@@ -19,8 +19,9 @@ import (
 // through a fresh mount as `du` does (every directory listed, every entry
 // stat'ed), again on the same mount, and again after a remount with the
 // same cache directory within the stat TTL (OSSMOUNT_WALK_ARGS adds mount
-// flags). It reports the requests of
-// each walk: the targets are at most 1.2 LISTs per 1,000 objects and no
+// flags), at 0 and 10 ms of server latency. It reports the requests of
+// each walk and its time against the same walk of the same tree on the
+// local disk: the targets are at most 1.2 LISTs per 1,000 objects and no
 // HEAD cold, and no request at all warm or after the remount.
 func BenchmarkWalk(b *testing.B) {
 	harness.RequireFUSE(b)
@@ -28,7 +29,29 @@ func BenchmarkWalk(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("OSSMOUNT_WALK_OBJECTS")); err == nil && v > 0 {
 		objects = v
 	}
-	srv := harness.StartServer(b, harness.ServerOptions{})
+	// The same tree on the local disk, walked the same way: the baseline.
+	local := b.TempDir()
+	for i := 0; i < objects; i++ {
+		p := filepath.Join(local, treeKey(i))
+		if i%10 == 0 {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	du(b, local)
+	localTime := time.Since(start)
+	for _, latency := range []time.Duration{0, 10 * time.Millisecond} {
+		b.Run(fmt.Sprintf("latency=%v", latency), func(b *testing.B) { walk(b, objects, latency, localTime) })
+	}
+}
+
+func walk(b *testing.B, objects int, latency, localTime time.Duration) {
+	srv := harness.StartServer(b, harness.ServerOptions{Latency: latency})
 	bucket := srv.Bucket(b, harness.DefaultBucket)
 	for i := 0; i < b.N; i++ {
 		prefix := harness.UniquePrefix(b)
@@ -67,14 +90,19 @@ func BenchmarkWalk(b *testing.B) {
 		again.Unmount(b)
 
 		cacheBytes := dirSize(b, m.CacheDir)
-		b.Logf("%d objects in %d directories; cold walk %v: %s; cache dir %d MiB", objects, dirs, coldTime.Round(time.Millisecond), cold, cacheBytes>>20)
-		b.Logf("warm walk %v: %s; after a remount %v: %s", warmTime.Round(time.Millisecond), warm, remountTime.Round(time.Millisecond), remount)
+		ratio := func(d time.Duration) float64 { return float64(d) / float64(localTime) }
+		b.Logf("%d objects in %d directories, server latency %v; the local directory's walk %v", objects, dirs, latency, localTime.Round(time.Millisecond))
+		b.Logf("cold walk %v (%.1fx local): %s; cache dir %d MiB", coldTime.Round(time.Millisecond), ratio(coldTime), cold, cacheBytes>>20)
+		b.Logf("warm walk %v (%.1fx): %s; after a remount %v (%.1fx): %s", warmTime.Round(time.Millisecond), ratio(warmTime), warm,
+			remountTime.Round(time.Millisecond), ratio(remountTime), remount)
 		lists := cold.Count("ListObjects", "ListObjectsV2")
 		b.ReportMetric(float64(lists), "cold-LISTs")
 		b.ReportMetric(float64(lists)/(float64(objects)/1000), "cold-LISTs-per-1000-objects")
 		b.ReportMetric(float64(cold.Count("HeadObject", "GetObjectMeta")), "cold-HEADs")
 		b.ReportMetric(float64(total(warm)), "warm-requests")
 		b.ReportMetric(float64(total(remount)), "remount-requests")
+		b.ReportMetric(ratio(coldTime), "cold/local")
+		b.ReportMetric(ratio(warmTime), "warm/local")
 		b.ReportMetric(float64(cacheBytes)/(1<<20), "cache-dir-MiB")
 		if rss > 0 {
 			b.ReportMetric(float64(rss)/(1<<20), "daemon-peak-RSS-MiB")
@@ -87,10 +115,13 @@ func BenchmarkWalk(b *testing.B) {
 // in directories spread over 256 "xx" parents as a registry's blobs are.
 func putTree(b *testing.B, bucket *harness.Bucket, prefix string, objects int) {
 	b.Helper()
-	putKeys(b, bucket, objects, func(i int) string {
-		d := i / 10
-		return fmt.Sprintf("%sblobs/sha256/%02x/%064x/f%d", prefix, d%256, d, i%10)
-	})
+	putKeys(b, bucket, objects, func(i int) string { return prefix + treeKey(i) })
+}
+
+// treeKey is the i-th object's path in the tree.
+func treeKey(i int) string {
+	d := i / 10
+	return fmt.Sprintf("blobs/sha256/%02x/%064x/f%d", d%256, d, i%10)
 }
 
 // du walks root as du does and counts its files and directories.
