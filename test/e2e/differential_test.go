@@ -17,7 +17,7 @@ import (
 
 // differentialSteps is how many random operations TestDifferential runs in
 // CI; OSSMOUNT_DIFF_STEPS and OSSMOUNT_DIFF_SEED run a longer soak by hand.
-const differentialSteps = 1500
+const differentialSteps = 3000
 
 // TestDifferential runs one random sequence of operations through the
 // kernel on the mount and on a local directory, with the default upload
