@@ -10,6 +10,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ossmount/ossmount/metacache"
+	"github.com/ossmount/ossmount/ossio"
+	"github.com/ossmount/ossmount/ossio/ossserver"
 )
 
 // TestColdListingCarriesAttrs sets modes, owners and mtimes, then lists
@@ -146,5 +148,44 @@ func TestTableRowsDoNotOutliveTheirEntries(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTableRowAfterRenameDuringUpload renames a chmod'ed file while its
+// upload runs (the rename then copies the object): its row must name the
+// copy's ETag, or a cold listing shows the defaults (found by
+// TestDifferential with --upload-delay=0s: the upload's ETag was recorded
+// under the file's old name, and the copy's dropped).
+func TestTableRowAfterRenameDuringUpload(t *testing.T) {
+	srv, err := ossserver.Start(ossserver.Config{AccessKeyID: "ak", AccessKeySecret: "sk", Buckets: []string{"bkt"}, Latency: 5 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := ossio.New(ossio.Config{Endpoint: srv.Endpoint, AccessKeyID: "ak", AccessKeySecret: "sk", Bucket: "bkt", RetryBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{srv: srv, client: client}
+	for j := 0; j < 8; j++ {
+		prefix := fmt.Sprintf("trr%d/", j)
+		f, closeFS := env.newFS(t, prefix, t.TempDir(), 0, 0)
+		s := newSeq(t, f)
+		s.mkdir("c")
+		s.sync()
+		s.write("a", 0o644)
+		s.chmod("a", 0o657)
+		time.Sleep(time.Duration(j) * time.Millisecond) // the upload runs
+		s.rename("a", "c/a")
+		s.must(f.Flush(s.ctx))
+		closeFS()
+
+		g, closeG := env.newFS(t, prefix, t.TempDir(), 0, 0)
+		entries, err := g.readdir(s.ctx, "c")
+		s.must(err)
+		closeG()
+		if len(entries) != 1 || entries[0].Mode&0o7777 != 0o657 {
+			t.Fatalf("round %d: a cold listing of c shows %+v; want a with mode 657", j, entries)
+		}
 	}
 }

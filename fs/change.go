@@ -289,8 +289,10 @@ func (f *FS) uploadedLocked(op *writeback.Op) {
 	var attrs metacache.Entry
 	switch fl := f.files[p]; {
 	case fl != nil:
+		// The latest upload ran, or the copy (which a rename queued after
+		// it, so it copied what that upload put) did.
 		latest := fl.put == op || fl.put == nil && (fl.uploading == op || op.Kind == writeback.Copy)
-		if !latest || fl.gen > fl.flushedGen || op.Kind == writeback.Copy && fl.etagGen != fl.gen {
+		if !latest || fl.gen > fl.flushedGen {
 			return // OSS does not hold these bytes there yet
 		}
 		fl.etag, fl.etagGen = op.ETag, fl.gen

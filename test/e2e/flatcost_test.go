@@ -31,7 +31,13 @@ func TestPerFileCostIsFlat(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("OSSMOUNT_FLAT_FILES")); err == nil && v >= 2000 {
 		files = v // by hand: e.g. 100000
 	}
-	e := newEnv(t, "--upload-delay=10m")
+	// By hand, OSSMOUNT_FLAT_ARGS replaces the flags: e.g. "--upload-delay=1s"
+	// (the default) for a directory whose uploads drain as it grows.
+	args := []string{"--upload-delay=10m"}
+	if v := os.Getenv("OSSMOUNT_FLAT_ARGS"); v != "" {
+		args = strings.Fields(v)
+	}
+	e := newEnv(t, args...)
 	dir := e.m.Path("many")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -76,7 +82,7 @@ func TestPerFileCostIsFlat(t *testing.T) {
 	if lastCPU > 2*firstCPU+20*time.Millisecond {
 		t.Errorf("the last %d creates cost %v of daemon CPU, the first %v: the cost grows with the directory or the pending queue", w, lastCPU, firstCPU)
 	}
-	if lastReq > firstReq+2 {
+	if os.Getenv("OSSMOUNT_FLAT_ARGS") == "" && lastReq > firstReq+2 { // (uploads running make them noisy)
 		t.Errorf("the last %d creates made %d OSS requests, the first %d", w, lastReq, firstReq)
 	}
 	entries, err := os.ReadDir(dir)
