@@ -121,19 +121,44 @@ func (f *FS) markerContent(ctx context.Context, p string) ([]byte, map[string]st
 // (nothing but an empty marker if the directory is gone meanwhile: a later
 // op removes it).
 func (f *FS) writeMarker(ctx context.Context, op *writeback.Op) error {
-	p, _ := f.pathOf(op.Key)
-	f.mu.Lock()
-	if es := f.ix.pinned[op]; len(es) > 0 {
-		p = es[0].path() // renamed since: the move carries the marker along
-	}
-	f.mu.Unlock()
-	body, meta, err := f.markerContent(ctx, p)
-	f.log.Debug("directory marker", "key", op.Key, "dir", p, "table", string(body), "err", err)
-	if err != nil {
+	var body []byte
+	var meta map[string]string
+	for attempt := 0; ; attempt++ {
+		p := f.markerPath(op)
+		if testHookMarkerPath != nil {
+			testHookMarkerPath(p)
+		}
+		var err error
+		body, meta, err = f.markerContent(ctx, p)
+		f.log.Debug("directory marker", "key", op.Key, "dir", p, "table", string(body), "err", err)
+		if err == nil {
+			break
+		}
+		if f.markerPath(op) != p && attempt < maxMoveRetries {
+			continue // renamed while we looked: look where it is now
+		}
 		body, meta = nil, op.Meta
+		break
 	}
-	_, err = f.client.Put(ctx, op.Key, bytes.NewReader(body), int64(len(body)), meta)
+	_, err := f.client.Put(ctx, op.Key, bytes.NewReader(body), int64(len(body)), meta)
 	return err
+}
+
+// testHookMarkerPath, set by tests, runs between finding a marker's
+// directory and reading it: a rename can come in there.
+var testHookMarkerPath func(p string)
+
+// markerPath is the mount path of the directory op writes the marker of:
+// a rename since it was queued moved it (and a pending move carries the
+// marker along).
+func (f *FS) markerPath(op *writeback.Op) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if es := f.ix.pinned[op]; len(es) > 0 {
+		return es[0].path()
+	}
+	p, _ := f.pathOf(op.Key)
+	return p
 }
 
 // readTable reads the table in the marker at key (of size bytes); a

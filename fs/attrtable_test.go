@@ -189,3 +189,40 @@ func TestTableRowAfterRenameDuringUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestTableWrittenWhileItsDirMoves renames a directory just as its
+// attribute table is being computed: the table must still be computed,
+// from where the directory is now, and not written empty (found by
+// TestDifferential with --upload-delay=0s).
+func TestTableWrittenWhileItsDirMoves(t *testing.T) {
+	env := newTestEnv(t)
+	f, closeFS := env.newFS(t, "twm/", t.TempDir(), 0, 0)
+	s := newSeq(t, f)
+	s.mkdir("d")
+	s.mkdir("d/a")
+	s.write("d/a/x", 0o644)
+	s.sync()
+	s.must(f.Flush(s.ctx))
+	moved := false
+	testHookMarkerPath = func(p string) {
+		if p == "d/a" && !moved {
+			moved = true
+			s.must(f.rename(s.ctx, "d", "", "e", 0))
+		}
+	}
+	defer func() { testHookMarkerPath = nil }()
+	s.chmod("d/a/x", 0o600) // its upload, then d/a's table
+	s.must(f.Flush(s.ctx))
+	if !moved {
+		t.Fatal("d/a's table was never written")
+	}
+	closeFS()
+
+	g, closeG := env.newFS(t, "twm/", t.TempDir(), 0, 0)
+	defer closeG()
+	entries, err := g.readdir(s.ctx, "e/a")
+	s.must(err)
+	if len(entries) != 1 || entries[0].Mode&0o7777 != 0o600 {
+		t.Fatalf("a cold listing of e/a shows %+v; want x with mode 600", entries)
+	}
+}

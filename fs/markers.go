@@ -21,19 +21,13 @@ func (f *FS) markerNeeded(ctx context.Context, op *writeback.Op) bool {
 	if op.Kind != writeback.Marker || op.Meta != nil {
 		return true // a marker with metadata holds a directory's attributes
 	}
-	p, ok := f.pathOf(op.Key)
-	if !ok {
+	if _, ok := f.pathOf(op.Key); !ok {
 		return true
 	}
 	// The directory the marker was queued for may have been renamed since
 	// (a pending move carries the marker along): ask about it, not about
 	// whatever now has the marker's old name.
-	f.mu.Lock()
-	if es := f.ix.pinned[op]; len(es) > 0 {
-		p = es[0].path()
-	}
-	f.mu.Unlock()
-	empty, err := f.dirEmpty(ctx, p)
+	empty, err := f.dirEmpty(ctx, f.markerPath(op))
 	return err != nil || empty
 }
 
